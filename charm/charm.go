@@ -1,0 +1,97 @@
+package charm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/canonical/pebble/client"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+)
+
+// DefaultContainersDir is where Juju exposes each workload container's
+// Pebble socket to the charm container.
+const DefaultContainersDir = "/charm/containers"
+
+// Options configure one run of the charm.
+type Options struct {
+	// Tools talks to the unit agent.
+	Tools *juju.Tools
+	// Event is the hook or action being run.
+	Event juju.Event
+	// ContainersDir holds <container>/pebble.socket for each workload
+	// container; DefaultContainersDir when empty.
+	ContainersDir string
+	// ChangeTimeout bounds each Pebble change (replan, stop); 2 minutes
+	// when zero.
+	ChangeTimeout time.Duration
+	// ReadyTimeout bounds how long a hook that (re)started Synapse waits for
+	// it to answer its ready check before reporting "starting"; 90 seconds
+	// when zero.
+	ReadyTimeout time.Duration
+	// HTTP probes Synapse's /health; a client with a 3 s timeout when nil.
+	HTTP *http.Client
+	// Log receives the charm's own log lines (the unit log via stderr);
+	// io.Discard when nil.
+	Log io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.ContainersDir == "" {
+		o.ContainersDir = DefaultContainersDir
+	}
+	if o.ChangeTimeout == 0 {
+		o.ChangeTimeout = 2 * time.Minute
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 90 * time.Second
+	}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 3 * time.Second}
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// ErrRetry marks an error after which Juju should run the hook again: a
+// hook tool or the agent failed, not the operator's input.
+var ErrRetry = errors.New("retry the hook")
+
+// Run handles one event. It returns an error only when Juju should retry
+// the hook; problems the operator must fix become a blocked status instead.
+func Run(ctx context.Context, opts Options) error {
+	opts.defaults()
+	c := &charm{opts: opts, tools: opts.Tools, ev: opts.Event}
+	if opts.Event.IsAction {
+		return c.runAction(ctx)
+	}
+	return c.reconcile(ctx)
+}
+
+type charm struct {
+	opts  Options
+	tools *juju.Tools
+	ev    juju.Event
+}
+
+func (c *charm) logf(format string, args ...any) {
+	fmt.Fprintf(c.opts.Log, format+"\n", args...)
+}
+
+func (c *charm) pebble(container string) (*client.Client, error) {
+	socket := filepath.Join(c.opts.ContainersDir, container, "pebble.socket")
+	pc, err := client.New(&client.Config{Socket: socket})
+	if err != nil {
+		return nil, fmt.Errorf("pebble client for %s: %w", container, err)
+	}
+	return pc, nil
+}
+
+// pebbleClient is the Pebble client the workload package drives.
+type pebbleClient = *client.Client

@@ -1,0 +1,397 @@
+// Package config turns the charm's Juju configuration into validated, typed
+// settings. Every problem names the option, so the status can tell the
+// operator exactly what to fix.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds the validated charm configuration. Option names follow the
+// Python synapse charm so that a model can switch charms unchanged.
+type Config struct {
+	// ServerName is Synapse's server_name; it cannot change after the first start.
+	ServerName string
+	// PublicBaseURL is public_baseurl; empty means "derive it" (ingress or https://server_name/).
+	PublicBaseURL string
+
+	ReportStats                    bool
+	EnablePasswordConfig           bool
+	EnableRoomListSearch           bool
+	AllowPublicRoomsOverFederation bool
+	BlockNonAdminInvites           bool
+	EnableEmailNotifs              bool
+	NotifFrom                      string
+	EnableMjolnir                  bool
+
+	// FederationDomainWhitelist is empty when federation is open to all.
+	FederationDomainWhitelist []string
+	// IPRangeWhitelist lists CIDRs Synapse may contact despite the blacklist.
+	IPRangeWhitelist []string
+	// TrustedKeyServers is nil when unset (Synapse's default, matrix.org).
+	TrustedKeyServers []string
+
+	InviteCheckerBlocklistAllowlistURL string
+	InviteCheckerPolicyRooms           []string
+
+	// LimitRemoteRoomsComplexity is nil when unset.
+	LimitRemoteRoomsComplexity *float64
+	RCJoinsRemoteBurstCount    int
+	RCJoinsRemotePerSecond     float64
+	// PublishRoomsAllowlist holds user IDs (user:domain) allowed to publish rooms.
+	PublishRoomsAllowlist []string
+
+	// AliveCheck is the Pebble alive check timing from experimental_alive_check.
+	AliveCheck AliveCheck
+
+	BackupPassphrase  string
+	WorkersIgnoreList []string
+
+	// Topology options, additions of this charm.
+	EventPersisters      int
+	FederationSenders    int
+	Pushers              int
+	KeepSingletonsOnMain bool
+	MaxProcessesPerUnit  int
+
+	// MaxUploadSize is Synapse's max_upload_size and nginx's client_max_body_size, e.g. "50M".
+	MaxUploadSize string
+}
+
+// AliveCheck is the timing of the Pebble alive check.
+type AliveCheck struct {
+	Period    time.Duration
+	Threshold int
+	Timeout   time.Duration
+}
+
+// Error lists every invalid option with its problem.
+type Error struct {
+	Problems []Problem
+}
+
+// Problem is one invalid option.
+type Problem struct {
+	Option string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	parts := make([]string, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		parts = append(parts, p.Option+" "+p.Reason)
+	}
+	return "invalid configuration: " + strings.Join(parts, "; ")
+}
+
+// Options returns the names of the invalid options, sorted.
+func (e *Error) Options() []string {
+	names := make([]string, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		names = append(names, p.Option)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Defaults are the values used when an option is absent from config-get, as
+// declared in charmcraft.yaml.
+var defaults = map[string]any{
+	"report_stats":                       false,
+	"enable_password_config":             true,
+	"enable_room_list_search":            true,
+	"allow_public_rooms_over_federation": false,
+	"block_non_admin_invites":            false,
+	"enable_email_notifs":                false,
+	"enable_mjolnir":                     false,
+	"rc_joins_remote_burst_count":        10,
+	"rc_joins_remote_per_second":         0.01,
+	"experimental_alive_check":           "2m,5,20s",
+	"event_persisters":                   0,
+	"federation_senders":                 1,
+	"pushers":                            1,
+	"keep_singletons_on_main":            false,
+	"max_processes_per_unit":             4,
+	"max_upload_size":                    "50M",
+}
+
+var (
+	hostnameRE   = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	roomIDRE     = regexp.MustCompile(`^!?[A-Za-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]+)?$`)
+	userDomainRE = regexp.MustCompile(`^@?[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]+)?$`)
+	sizeRE       = regexp.MustCompile(`^[1-9][0-9]*[KMG]?$`)
+	workerNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+)
+
+// Parse validates raw config-get output. It collects every problem instead
+// of stopping at the first, so one status names all fields to fix.
+func Parse(raw map[string]any) (Config, error) {
+	p := parser{raw: raw}
+	var c Config
+
+	c.ServerName = p.str("server_name")
+	switch {
+	case c.ServerName == "":
+		p.fail("server_name", "must be set (the domain of your Matrix IDs, e.g. example.com)")
+	case !validServerName(c.ServerName):
+		p.fail("server_name", fmt.Sprintf("%q is not a valid host name", c.ServerName))
+	}
+	c.PublicBaseURL = p.str("public_baseurl")
+	if c.PublicBaseURL != "" {
+		u, err := url.Parse(c.PublicBaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.fail("public_baseurl", fmt.Sprintf("%q must be an absolute http(s) URL such as https://matrix.example.com/", c.PublicBaseURL))
+		} else if !strings.HasSuffix(c.PublicBaseURL, "/") {
+			c.PublicBaseURL += "/"
+		}
+	}
+	c.ReportStats = p.boolean("report_stats")
+	c.EnablePasswordConfig = p.boolean("enable_password_config")
+	c.EnableRoomListSearch = p.boolean("enable_room_list_search")
+	c.AllowPublicRoomsOverFederation = p.boolean("allow_public_rooms_over_federation")
+	c.BlockNonAdminInvites = p.boolean("block_non_admin_invites")
+	c.EnableEmailNotifs = p.boolean("enable_email_notifs")
+	c.NotifFrom = p.str("notif_from")
+	c.EnableMjolnir = p.boolean("enable_mjolnir")
+
+	c.FederationDomainWhitelist = p.csv("federation_domain_whitelist", func(s string) string {
+		if !hostnameRE.MatchString(s) {
+			return fmt.Sprintf("%q is not a domain", s)
+		}
+		return ""
+	})
+	c.IPRangeWhitelist = p.csv("ip_range_whitelist", func(s string) string {
+		if _, _, err := net.ParseCIDR(s); err != nil {
+			if net.ParseIP(s) == nil {
+				return fmt.Sprintf("%q is not an IP range such as 10.0.0.0/8", s)
+			}
+		}
+		return ""
+	})
+	c.TrustedKeyServers = p.csv("trusted_key_servers", func(s string) string {
+		if !validServerName(s) {
+			return fmt.Sprintf("%q is not a server name", s)
+		}
+		return ""
+	})
+	c.InviteCheckerBlocklistAllowlistURL = p.str("invite_checker_blocklist_allowlist_url")
+	if u := c.InviteCheckerBlocklistAllowlistURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || pu.Scheme == "" || pu.Host == "" {
+			p.fail("invite_checker_blocklist_allowlist_url", fmt.Sprintf("%q is not an absolute URL", u))
+		}
+	}
+	rooms := p.csv("invite_checker_policy_rooms", func(s string) string {
+		if !roomIDRE.MatchString(s) {
+			return fmt.Sprintf("%q is not a room ID", s)
+		}
+		return ""
+	})
+	for _, r := range rooms {
+		c.InviteCheckerPolicyRooms = append(c.InviteCheckerPolicyRooms, "!"+strings.TrimPrefix(r, "!"))
+	}
+	if v, ok := p.optionalFloat("limit_remote_rooms_complexity"); ok {
+		if v <= 0 {
+			p.fail("limit_remote_rooms_complexity", "must be positive")
+		}
+		c.LimitRemoteRoomsComplexity = &v
+	}
+	c.RCJoinsRemoteBurstCount = p.integer("rc_joins_remote_burst_count")
+	if c.RCJoinsRemoteBurstCount < 0 {
+		p.fail("rc_joins_remote_burst_count", "must not be negative")
+	}
+	c.RCJoinsRemotePerSecond = p.float("rc_joins_remote_per_second")
+	if c.RCJoinsRemotePerSecond < 0 {
+		p.fail("rc_joins_remote_per_second", "must not be negative")
+	}
+	c.PublishRoomsAllowlist = p.csv("publish_rooms_allowlist", func(s string) string {
+		if !userDomainRE.MatchString(s) {
+			return fmt.Sprintf("%q is not a user such as alice:example.com", s)
+		}
+		return ""
+	})
+	c.AliveCheck = p.aliveCheck("experimental_alive_check")
+	c.BackupPassphrase = p.str("backup_passphrase")
+	c.WorkersIgnoreList = p.csv("workers_ignore_list", func(s string) string {
+		if !workerNameRE.MatchString(s) {
+			return fmt.Sprintf("%q is not a worker name", s)
+		}
+		return ""
+	})
+
+	c.EventPersisters = p.count("event_persisters", 0, 16)
+	c.FederationSenders = p.count("federation_senders", 0, 16)
+	c.Pushers = p.count("pushers", 0, 16)
+	c.KeepSingletonsOnMain = p.boolean("keep_singletons_on_main")
+	c.MaxProcessesPerUnit = p.count("max_processes_per_unit", 1, 64)
+	c.MaxUploadSize = p.str("max_upload_size")
+	if !sizeRE.MatchString(c.MaxUploadSize) {
+		p.fail("max_upload_size", fmt.Sprintf("%q must be a size such as 50M (K, M or G suffix)", c.MaxUploadSize))
+	}
+
+	if len(p.problems) > 0 {
+		return c, &Error{Problems: p.problems}
+	}
+	return c, nil
+}
+
+func validServerName(s string) bool {
+	host := s
+	if h, port, err := net.SplitHostPort(s); err == nil {
+		n, perr := strconv.Atoi(port)
+		if perr != nil || n < 1 || n > 65535 {
+			return false
+		}
+		host = h
+	}
+	if net.ParseIP(host) != nil {
+		return true
+	}
+	return len(host) <= 253 && hostnameRE.MatchString(host)
+}
+
+type parser struct {
+	raw      map[string]any
+	problems []Problem
+}
+
+func (p *parser) fail(option, reason string) {
+	p.problems = append(p.problems, Problem{Option: option, Reason: reason})
+}
+
+func (p *parser) value(name string) (any, bool) {
+	if v, ok := p.raw[name]; ok && v != nil {
+		return v, true
+	}
+	v, ok := defaults[name]
+	return v, ok
+}
+
+func (p *parser) str(name string) string {
+	v, ok := p.value(name)
+	if !ok {
+		return ""
+	}
+	s, isString := v.(string)
+	if !isString {
+		p.fail(name, fmt.Sprintf("must be a string, got %v", v))
+		return ""
+	}
+	return strings.TrimSpace(s)
+}
+
+func (p *parser) boolean(name string) bool {
+	v, _ := p.value(name)
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string:
+		if parsed, err := strconv.ParseBool(b); err == nil {
+			return parsed
+		}
+	}
+	p.fail(name, fmt.Sprintf("must be true or false, got %v", v))
+	return false
+}
+
+func (p *parser) number(name string) (float64, bool) {
+	v, ok := p.value(name)
+	if !ok {
+		return 0, false
+	}
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case string:
+		if f, err := strconv.ParseFloat(strings.TrimSpace(n), 64); err == nil {
+			return f, true
+		}
+	}
+	p.fail(name, fmt.Sprintf("must be a number, got %v", v))
+	return 0, false
+}
+
+func (p *parser) float(name string) float64 {
+	f, _ := p.number(name)
+	return f
+}
+
+func (p *parser) optionalFloat(name string) (float64, bool) {
+	if v, ok := p.raw[name]; !ok || v == nil || v == "" {
+		return 0, false
+	}
+	return p.number(name)
+}
+
+func (p *parser) integer(name string) int {
+	f, ok := p.number(name)
+	if !ok {
+		return 0
+	}
+	if f != float64(int(f)) {
+		p.fail(name, fmt.Sprintf("must be a whole number, got %v", f))
+	}
+	return int(f)
+}
+
+func (p *parser) count(name string, lo, hi int) int {
+	n := p.integer(name)
+	if n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("must be between %d and %d, got %d", lo, hi, n))
+	}
+	return n
+}
+
+// csv splits a comma-separated option; check returns a reason for a bad item.
+func (p *parser) csv(name string, check func(string) string) []string {
+	s := p.str(name)
+	if s == "" {
+		return nil
+	}
+	var items []string
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			p.fail(name, "has an empty item (check for doubled or trailing commas)")
+			continue
+		}
+		if reason := check(item); reason != "" {
+			p.fail(name, reason)
+			continue
+		}
+		items = append(items, item)
+	}
+	return items
+}
+
+func (p *parser) aliveCheck(name string) AliveCheck {
+	s := p.str(name)
+	parts := strings.Split(s, ",")
+	bad := func() AliveCheck {
+		p.fail(name, fmt.Sprintf("%q must be period,threshold,timeout such as 2m,5,20s", s))
+		return AliveCheck{Period: 2 * time.Minute, Threshold: 5, Timeout: 20 * time.Second}
+	}
+	if len(parts) != 3 {
+		return bad()
+	}
+	period, err1 := time.ParseDuration(strings.TrimSpace(parts[0]))
+	threshold, err2 := strconv.Atoi(strings.TrimSpace(parts[1]))
+	timeout, err3 := time.ParseDuration(strings.TrimSpace(parts[2]))
+	if err1 != nil || err2 != nil || err3 != nil || period <= 0 || threshold < 1 || timeout <= 0 {
+		return bad()
+	}
+	if timeout >= period {
+		p.fail(name, fmt.Sprintf("timeout %s must be shorter than the period %s", timeout, period))
+	}
+	return AliveCheck{Period: period, Threshold: threshold, Timeout: timeout}
+}

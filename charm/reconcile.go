@@ -1,0 +1,221 @@
+package charm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/relations"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+)
+
+// DatabaseEndpoint is the postgresql_client relation.
+const DatabaseEndpoint = "database"
+
+// peerKeyDatabaseReady records, in the peer app bag, the database whose
+// locale the leader has checked, so the check runs once, not every hook.
+const peerKeyDatabaseReady = "database-ready"
+
+// verdict is the status a reconcile ends with.
+type verdict struct {
+	status  juju.StatusName
+	message string
+}
+
+func blocked(format string, args ...any) verdict {
+	return verdict{juju.Blocked, fmt.Sprintf(format, args...)}
+}
+
+func waiting(format string, args ...any) verdict {
+	return verdict{juju.Waiting, fmt.Sprintf(format, args...)}
+}
+
+func (c *charm) reconcile(ctx context.Context) error {
+	s, err := c.observe(ctx)
+	if err != nil {
+		return fmt.Errorf("observe: %w: %w", err, ErrRetry)
+	}
+	v, err := c.converge(ctx, s)
+	if err != nil {
+		return err
+	}
+	return c.setStatus(ctx, v)
+}
+
+func (c *charm) setStatus(ctx context.Context, v verdict) error {
+	if err := c.tools.StatusSet(ctx, &juju.StatusOptions{Status: v.status, Message: v.message}); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrRetry)
+	}
+	return nil
+}
+
+// converge does the work of a hook and returns the status to report. An
+// error means Juju should retry; anything the operator must act on is a
+// verdict instead, and leaves the running workload as it was.
+func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
+	if s.ConfigErr != nil {
+		return blocked("%s", s.ConfigErr.Error()), nil
+	}
+	if s.Peer == nil {
+		return waiting("waiting for Juju to create the %s relation", PeerEndpoint), nil
+	}
+	if was := s.Peer.App[peerKeyServerName]; was != "" && was != s.Config.ServerName {
+		return blocked("server_name cannot change after the first start (was %s): juju config %s server_name=%s", was, c.ev.App, was), nil
+	}
+	secrets, v, err := c.secrets(ctx, s)
+	if err != nil || v != nil {
+		return deref(v), err
+	}
+	if s.Address == "" {
+		return waiting("waiting for Juju to give this unit an address"), nil
+	}
+
+	pc, err := c.pebble(workload.SynapseContainer)
+	if err != nil {
+		return verdict{}, err
+	}
+	if _, err := pc.SysInfo(); err != nil {
+		c.logf("pebble in %s not reachable: %v", workload.SynapseContainer, err)
+		return waiting("waiting for Pebble in the %s container", workload.SynapseContainer), nil
+	}
+
+	db, dbNote, v, err := c.database(ctx, s, pc)
+	if err != nil || v != nil {
+		return deref(v), err
+	}
+
+	want, err := workload.RenderSynapse(workload.SynapseInput{
+		Homeserver: workload.Homeserver{
+			Config:        s.Config,
+			PublicBaseURL: workload.PublicBaseURL(s.Config, ""),
+			BindAddress:   s.Address,
+			Postgres:      db,
+		},
+		Secrets: secrets,
+	})
+	if err != nil {
+		return blocked("cannot render the Synapse configuration: %v", err), nil
+	}
+	res, err := workload.Apply(ctx, pc, want, c.opts.ChangeTimeout)
+	if err != nil {
+		return verdict{}, fmt.Errorf("apply %s: %w: %w", want.Name, err, ErrRetry)
+	}
+	if res.Changed() {
+		c.logf("applied %s: pushed %v, layer changed %v, replanned %v, stopped %v",
+			want.Name, res.Pushed, res.LayerChanged, res.Replanned, res.Stopped)
+	}
+	if s.Leader && s.Peer.App[peerKeyServerName] == "" {
+		// Recorded once the workload has been configured with it: from now on
+		// the database and signing key belong to this server_name.
+		if err := c.setPeerApp(ctx, s, map[string]string{peerKeyServerName: s.Config.ServerName}); err != nil {
+			return verdict{}, err
+		}
+	}
+
+	readiness, err := c.readiness(ctx, pc, want, res.Replanned)
+	if err != nil {
+		return waiting("cannot read Synapse's state from Pebble: %v", err), nil
+	}
+	if len(readiness.Failed) > 0 {
+		return blocked("synapse process %s keeps failing: see juju debug-log or pebble logs", strings.Join(readiness.Failed, ", ")), nil
+	}
+	if len(readiness.NotReady) > 0 {
+		return waiting("synapse is starting: %s not passing yet", strings.Join(readiness.NotReady, ", ")), nil
+	}
+	msg := "main, 1 process"
+	if dbNote != "" {
+		msg += "; " + dbNote
+	}
+	return verdict{juju.Active, msg}, nil
+}
+
+func deref(v *verdict) verdict {
+	if v == nil {
+		return verdict{}
+	}
+	return *v
+}
+
+func (c *charm) readiness(ctx context.Context, pc pebbleClient, want workload.Container, restarted bool) (workload.Readiness, error) {
+	if restarted {
+		if err := c.tools.StatusSet(ctx, &juju.StatusOptions{Status: juju.Maintenance, Message: "starting synapse"}); err != nil {
+			return workload.Readiness{}, err
+		}
+		return workload.WaitReady(ctx, pc, want, c.opts.HTTP, c.opts.ReadyTimeout)
+	}
+	return workload.Ready(ctx, pc, want, c.opts.HTTP)
+}
+
+func (c *charm) setPeerApp(ctx context.Context, s *Snapshot, data map[string]string) error {
+	if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: s.Peer.ID, App: true, Data: data}); err != nil {
+		return fmt.Errorf("write peer app bag: %w: %w", err, ErrRetry)
+	}
+	for k, v := range data {
+		s.Peer.App[k] = v
+	}
+	return nil
+}
+
+// database returns the PostgreSQL database to render, or nil for SQLite,
+// with a note for the status. The leader writes the request once and gives
+// a new, empty database the C locale Synapse requires.
+func (c *charm) database(ctx context.Context, s *Snapshot, pc pebbleClient) (*workload.Postgres, string, *verdict, error) {
+	rel := s.Database
+	if rel == nil {
+		return nil, "", nil, nil
+	}
+	requested := c.ev.App
+	if s.Leader && rel.Local["database"] == "" {
+		if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: rel.ID, App: true, Data: relations.DatabaseRequest(requested)}); err != nil {
+			return nil, "", nil, fmt.Errorf("request database: %w: %w", err, ErrRetry)
+		}
+	}
+	var secret map[string]string
+	if id := relations.DatabaseSecretID(rel.App); id != "" {
+		content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id, Refresh: c.ev.Kind() == "secret-changed"})
+		if err != nil {
+			c.logf("database credentials secret not readable yet: %v", err)
+		} else {
+			secret = content
+		}
+	}
+	parsed, err := relations.ParseDatabase(rel.App, secret, requested)
+	switch {
+	case errors.Is(err, relations.ErrNotReady):
+		return nil, fmt.Sprintf("serving on SQLite until %s creates the database", rel.RemoteApp), nil, nil
+	case err != nil:
+		v := blocked("database relation from %s is malformed: %v", rel.RemoteApp, err)
+		return nil, "", &v, nil
+	}
+	db := &workload.Postgres{Host: parsed.Host, Port: parsed.Port, Database: parsed.Name, User: parsed.User, Password: parsed.Password}
+	marker := parsed.Name + "@" + parsed.Host
+	if s.Peer.App[peerKeyDatabaseReady] != marker {
+		if !s.Leader {
+			return nil, "serving on SQLite until the leader has prepared the database", nil, nil
+		}
+		locale, err := workload.PrepareDatabase(ctx, pc, db)
+		if err != nil {
+			v := waiting("cannot reach the database yet: %v", err)
+			return nil, "", &v, nil
+		}
+		switch locale.Result {
+		case "ok", "fixed":
+			if locale.Result == "fixed" {
+				c.logf("set the locale of database %s to C (was %s/%s)", parsed.Name, locale.Collate, locale.CType)
+			}
+		case "has-tables":
+			v := blocked("database %s has collation %s and already holds tables; Synapse needs C: recreate it with LC_COLLATE=C LC_CTYPE=C", parsed.Name, locale.Collate)
+			return nil, "", &v, nil
+		default:
+			v := blocked("database %s has collation %s and the charm may not change it (%s): grant SUPERUSER or recreate it with LC_COLLATE=C", parsed.Name, locale.Collate, locale.Error)
+			return nil, "", &v, nil
+		}
+		if err := c.setPeerApp(ctx, s, map[string]string{peerKeyDatabaseReady: marker}); err != nil {
+			return nil, "", nil, err
+		}
+		_ = c.tools.Log(ctx, "WARNING", "switching Synapse from SQLite to PostgreSQL: data stored in SQLite (users, rooms) is not migrated")
+	}
+	return db, "", nil, nil
+}

@@ -1,0 +1,126 @@
+package charm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/config"
+	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+)
+
+// PeerEndpoint is the peer relation, named as in the Python charm.
+const PeerEndpoint = "synapse-peers"
+
+// Keys of the peer application bag (written by the leader only).
+const (
+	peerKeySecretID   = "secret-id"
+	peerKeyServerName = "server-name"
+)
+
+// Snapshot is everything one hook reads from the unit agent, read once.
+type Snapshot struct {
+	Leader bool
+	// Config is the validated configuration; ConfigErr says why it is not.
+	Config    config.Config
+	ConfigErr error
+	// Address is the address this unit's processes bind to.
+	Address string
+	// Peer is the peer relation, nil before Juju has created it.
+	Peer *PeerView
+	// Database is the database relation's provider data, nil when not integrated.
+	Database *RelationView
+}
+
+// PeerView is the peer relation as this unit sees it.
+type PeerView struct {
+	ID string
+	// App is the peer application bag.
+	App map[string]string
+}
+
+// RelationView is one relation to a provider application.
+type RelationView struct {
+	ID        string
+	RemoteApp string
+	// App is the remote application's bag.
+	App map[string]string
+	// Units are the remote units' bags.
+	Units map[string]map[string]string
+	// Local is our application's bag (what we requested); leader only.
+	Local map[string]string
+}
+
+func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
+	s := &Snapshot{}
+	raw, err := c.tools.ConfigGet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.Config, s.ConfigErr = config.Parse(raw)
+	if s.Leader, err = c.tools.IsLeader(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := c.tools.RelationIDs(ctx, PeerEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		app, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: ids[0], Unit: c.ev.App, App: true})
+		if err != nil {
+			return nil, err
+		}
+		s.Peer = &PeerView{ID: ids[0], App: app}
+	}
+	net, err := c.tools.NetworkGet(ctx, PeerEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	s.Address = net.BindAddress()
+	if s.Database, err = c.observeRelation(ctx, DatabaseEndpoint, s.Leader, false); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// observeRelation reads the first relation on endpoint: the remote app bag,
+// and, when withUnits, every remote unit's bag.
+func (c *charm) observeRelation(ctx context.Context, endpoint string, leader, withUnits bool) (*RelationView, error) {
+	ids, err := c.tools.RelationIDs(ctx, endpoint)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	id := ids[0]
+	if c.ev.Kind() == "relation-broken" && c.ev.RelationID == id {
+		// The relation is going away: render as if it were gone already.
+		return nil, nil
+	}
+	v := &RelationView{ID: id, Units: map[string]map[string]string{}}
+	if v.RemoteApp, err = c.tools.RelationRemoteApp(ctx, id); err != nil {
+		return nil, err
+	}
+	if v.RemoteApp != "" {
+		if v.App, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: v.RemoteApp, App: true}); err != nil {
+			return nil, err
+		}
+	}
+	if leader {
+		// Juju lets only the leader read its own application's bag.
+		if v.Local, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true}); err != nil {
+			return nil, err
+		}
+	}
+	if withUnits {
+		units, err := c.tools.RelationList(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range units {
+			bag, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: u})
+			if err != nil {
+				return nil, fmt.Errorf("read %s of %s: %w", u, id, err)
+			}
+			v.Units[u] = bag
+		}
+	}
+	return v, nil
+}

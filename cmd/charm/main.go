@@ -1,0 +1,36 @@
+// Command charm is the synapse charm, installed as the charm's dispatch
+// file: it reads the event from the environment Juju gives, runs one
+// reconcile (or action), and exits non-zero only when Juju should retry.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm"
+	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+)
+
+func main() {
+	ev, err := juju.EventFromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "synapse charm: %v\n", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	err = charm.Run(ctx, charm.Options{
+		Tools: juju.New(juju.ExecRunner{}),
+		Event: ev,
+		// Set only by the project's unit-agent simulator; Juju uses the default.
+		ContainersDir: os.Getenv("SYNAPSE_CHARM_CONTAINERS_DIR"),
+		Log:           os.Stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "synapse charm: %s: %v\n", ev.Name, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,315 @@
+package workload
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/canonical/pebble/client"
+	"gopkg.in/yaml.v3"
+)
+
+// ApplyResult says what Apply changed in the container.
+type ApplyResult struct {
+	// Pushed lists the files written because they were missing or differed.
+	Pushed []string
+	// LayerChanged is true when the charm's layer had to be (re)added.
+	LayerChanged bool
+	// Replanned is true when Pebble was asked to replan.
+	Replanned bool
+	// Stopped lists services removed from the desired state and stopped.
+	Stopped []string
+}
+
+// Changed reports whether anything in the container changed.
+func (r ApplyResult) Changed() bool {
+	return len(r.Pushed) > 0 || r.LayerChanged || r.Replanned || len(r.Stopped) > 0
+}
+
+// Apply brings a container to the desired state with the fewest changes:
+// files are pushed only when they differ, the layer is added only when a
+// service or check differs from Pebble's plan, and the replan lets Pebble
+// restart exactly the services whose definition changed. Services in the
+// container that are no longer desired are disabled and stopped.
+func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout time.Duration) (ApplyResult, error) {
+	var res ApplyResult
+	pushed, err := pushFiles(c, want.Files)
+	if err != nil {
+		return res, err
+	}
+	res.Pushed = pushed
+
+	current, err := currentPlan(c)
+	if err != nil {
+		return res, err
+	}
+	layer := want.Layer
+	for name, svc := range current.Services {
+		if _, ok := layer.Services[name]; ok || svc.Startup == "disabled" {
+			continue
+		}
+		// No longer ours to run: keep the definition, disable and stop it.
+		if layer.Services == nil {
+			layer.Services = map[string]Service{}
+		}
+		svc.Override = "replace"
+		svc.Startup = "disabled"
+		layer.Services[name] = svc
+		res.Stopped = append(res.Stopped, name)
+	}
+	sort.Strings(res.Stopped)
+	if !planContains(current, layer) {
+		data, err := layer.YAML()
+		if err != nil {
+			return res, err
+		}
+		if err := c.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: data}); err != nil {
+			return res, fmt.Errorf("add layer to %s: %w", want.Name, err)
+		}
+		res.LayerChanged = true
+	}
+	if len(res.Stopped) > 0 {
+		if err := waitChange(c, func() (string, error) {
+			return c.Stop(&client.ServiceOptions{Names: res.Stopped})
+		}, changeTimeout); err != nil && !isNothingToDo(err) {
+			return res, fmt.Errorf("stop %v in %s: %w", res.Stopped, want.Name, err)
+		}
+	}
+	needReplan := res.LayerChanged
+	if !needReplan {
+		down, err := inactiveServices(c, layer)
+		if err != nil {
+			return res, err
+		}
+		needReplan = len(down) > 0
+	}
+	if needReplan {
+		if err := waitChange(c, func() (string, error) {
+			return c.Replan(&client.ServiceOptions{})
+		}, changeTimeout); err != nil {
+			return res, fmt.Errorf("replan %s: %w", want.Name, err)
+		}
+		res.Replanned = true
+	}
+	return res, nil
+}
+
+func waitChange(c *client.Client, start func() (string, error), timeout time.Duration) error {
+	id, err := start()
+	if err != nil {
+		return err
+	}
+	ch, err := c.WaitChange(id, &client.WaitChangeOptions{Timeout: timeout})
+	if err != nil {
+		return err
+	}
+	if ch.Err != "" {
+		return errors.New(ch.Err)
+	}
+	return nil
+}
+
+func isNothingToDo(err error) bool {
+	var e *client.Error
+	return errors.As(err, &e) && e.Kind == "" && e.StatusCode == http.StatusBadRequest
+}
+
+// pushFiles writes the files that are missing or differ in content or mode.
+func pushFiles(c *client.Client, files []File) ([]string, error) {
+	// One listing per directory tells size and mode; content is pulled only
+	// when those match, so an unchanged file costs no transfer.
+	dirs := map[string]map[string]*client.FileInfo{}
+	for _, f := range files {
+		dir := path.Dir(f.Path)
+		if _, ok := dirs[dir]; ok {
+			continue
+		}
+		infos, err := c.ListFiles(&client.ListFilesOptions{Path: dir})
+		entries := map[string]*client.FileInfo{}
+		if err != nil && !isNotFound(err) {
+			return nil, fmt.Errorf("list %s: %w", dir, err)
+		}
+		for _, fi := range infos {
+			entries[fi.Name()] = fi
+		}
+		dirs[dir] = entries
+	}
+	var pushed []string
+	for _, f := range files {
+		fi := dirs[path.Dir(f.Path)][path.Base(f.Path)]
+		if fi != nil && fi.Size() == int64(len(f.Content)) && fi.Mode().Perm() == f.Mode.Perm() {
+			var buf bytes.Buffer
+			if err := c.Pull(&client.PullOptions{Path: f.Path, Target: &buf}); err != nil {
+				return pushed, fmt.Errorf("read %s: %w", f.Path, err)
+			}
+			if bytes.Equal(buf.Bytes(), f.Content) {
+				continue
+			}
+		}
+		if err := c.Push(&client.PushOptions{
+			Source:      bytes.NewReader(f.Content),
+			Path:        f.Path,
+			MakeDirs:    true,
+			Permissions: f.Mode.Perm(),
+		}); err != nil {
+			return pushed, fmt.Errorf("write %s: %w", f.Path, err)
+		}
+		pushed = append(pushed, f.Path)
+	}
+	return pushed, nil
+}
+
+func isNotFound(err error) bool {
+	var e *client.Error
+	return errors.As(err, &e) && e.Kind == client.ErrorKindNotFound
+}
+
+func currentPlan(c *client.Client) (Layer, error) {
+	data, err := c.PlanBytes(&client.PlanOptions{})
+	if err != nil {
+		return Layer{}, fmt.Errorf("read plan: %w", err)
+	}
+	var plan Layer
+	if err := yaml.Unmarshal(data, &plan); err != nil {
+		return Layer{}, fmt.Errorf("parse plan: %w", err)
+	}
+	return plan, nil
+}
+
+// planContains reports whether every service and check of layer is already
+// in the plan with the same definition.
+func planContains(plan, layer Layer) bool {
+	for name, want := range layer.Services {
+		have, ok := plan.Services[name]
+		if !ok || !sameService(have, want) {
+			return false
+		}
+	}
+	for name, want := range layer.Checks {
+		have, ok := plan.Checks[name]
+		if !ok || !reflect.DeepEqual(normalCheck(have), normalCheck(want)) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameService(a, b Service) bool {
+	a.Override, b.Override = "", ""
+	if len(a.Environment) == 0 && len(b.Environment) == 0 {
+		a.Environment, b.Environment = nil, nil
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func normalCheck(c Check) Check {
+	c.Override = ""
+	for _, d := range []*string{&c.Period, &c.Timeout} {
+		if parsed, err := time.ParseDuration(*d); err == nil {
+			*d = parsed.String()
+		}
+	}
+	return c
+}
+
+func inactiveServices(c *client.Client, layer Layer) ([]string, error) {
+	names := make([]string, 0, len(layer.Services))
+	for name, svc := range layer.Services {
+		if svc.Startup == "enabled" {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	infos, err := c.Services(&client.ServicesOptions{Names: names})
+	if err != nil {
+		return nil, fmt.Errorf("read services: %w", err)
+	}
+	var down []string
+	for _, si := range infos {
+		if si.Current != client.StatusActive {
+			down = append(down, si.Name)
+		}
+	}
+	return down, nil
+}
+
+// Readiness describes whether a container's ready checks pass.
+type Readiness struct {
+	// NotReady names the checks that do not pass yet.
+	NotReady []string
+	// Failed names services that Pebble reports in error or backoff.
+	Failed []string
+}
+
+// Ready reports whether every ready check of the container passes. It
+// probes each check's URL itself as well as reading Pebble's check state,
+// because Pebble's success count survives a service restart and would call
+// a process that is still starting "up".
+func Ready(ctx context.Context, c *client.Client, want Container, probe *http.Client) (Readiness, error) {
+	var r Readiness
+	infos, err := c.Services(&client.ServicesOptions{})
+	if err != nil {
+		return r, fmt.Errorf("read services: %w", err)
+	}
+	for _, si := range infos {
+		svc, ours := want.Layer.Services[si.Name]
+		if ours && svc.Startup == "enabled" && (si.Current == client.StatusBackoff || si.Current == client.StatusError) {
+			r.Failed = append(r.Failed, si.Name)
+		}
+	}
+	checks, err := c.Checks(&client.ChecksOptions{Names: want.ReadyChecks})
+	if err != nil {
+		return r, fmt.Errorf("read checks: %w", err)
+	}
+	down := map[string]bool{}
+	for _, ci := range checks {
+		if ci.Status != client.CheckStatusUp {
+			down[ci.Name] = true
+		}
+	}
+	for _, name := range want.ReadyChecks {
+		check := want.Layer.Checks[name]
+		if down[name] || (check.HTTP != nil && !probeOK(ctx, probe, check.HTTP.URL)) {
+			r.NotReady = append(r.NotReady, name)
+		}
+	}
+	return r, nil
+}
+
+// WaitReady polls Ready until every ready check passes, a service fails, or
+// the deadline passes.
+func WaitReady(ctx context.Context, c *client.Client, want Container, probe *http.Client, timeout time.Duration) (Readiness, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		r, err := Ready(ctx, c, want, probe)
+		if err != nil || len(r.NotReady) == 0 || len(r.Failed) > 0 || time.Now().After(deadline) {
+			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func probeOK(ctx context.Context, probe *http.Client, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := probe.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}

@@ -1,0 +1,224 @@
+package workload
+
+import (
+	"fmt"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/config"
+)
+
+// Homeserver is everything homeserver.yaml is rendered from.
+type Homeserver struct {
+	// Config is the validated charm configuration.
+	Config config.Config
+	// PublicBaseURL is the resolved public_baseurl (config, ingress or default).
+	PublicBaseURL string
+	// BindAddress is the address this unit's listeners bind to.
+	BindAddress string
+	// Postgres is the database; nil means SQLite on the unit's storage.
+	Postgres *Postgres
+	// Redis is the replication bus; nil means none (a monolith).
+	Redis *Redis
+}
+
+// Postgres is a PostgreSQL database. The password is not rendered into
+// homeserver.yaml: libpq reads it from a passfile of mode 0600.
+type Postgres struct {
+	Host     string
+	Port     int
+	Database string
+	User     string
+	Password string
+}
+
+// Redis is the Redis server used for replication between processes.
+type Redis struct {
+	Host     string
+	Port     int
+	Password string
+}
+
+// PGPassPath is the libpq passfile holding the database password.
+const PGPassPath = SecretsDir + "/pgpass"
+
+// RenderHomeserver renders the shared homeserver.yaml. The output is
+// deterministic (sorted keys), so unchanged inputs give unchanged bytes and
+// restart nothing.
+func RenderHomeserver(h Homeserver) ([]byte, error) {
+	c := h.Config
+	if c.ServerName == "" {
+		return nil, fmt.Errorf("render homeserver.yaml: server_name is empty")
+	}
+	if h.BindAddress == "" {
+		return nil, fmt.Errorf("render homeserver.yaml: no bind address")
+	}
+	doc := map[string]any{
+		"server_name":      c.ServerName,
+		"public_baseurl":   h.PublicBaseURL,
+		"report_stats":     c.ReportStats,
+		"log_config":       LogConfigPath,
+		"media_store_path": MediaStorePath,
+		"max_upload_size":  c.MaxUploadSize,
+		"enable_metrics":   true,
+		// Secrets live in files of mode 0600, never in this file.
+		"signing_key_path":                SigningKeyPath,
+		"macaroon_secret_key_path":        MacaroonPath,
+		"registration_shared_secret_path": RegistrationPath,
+		"form_secret_path":                FormSecretPath,
+		"listeners": []any{
+			map[string]any{
+				"port":           ClientPort,
+				"bind_addresses": []string{h.BindAddress},
+				"type":           "http",
+				"tls":            false,
+				"x_forwarded":    true,
+				"resources": []any{
+					map[string]any{"names": []string{"client", "federation", "health"}, "compress": false},
+				},
+			},
+			map[string]any{
+				"port":           MetricsPort,
+				"bind_addresses": []string{h.BindAddress},
+				"type":           "metrics",
+			},
+		},
+		"enable_room_list_search":            c.EnableRoomListSearch,
+		"allow_public_rooms_over_federation": c.AllowPublicRoomsOverFederation,
+		"block_non_admin_invites":            c.BlockNonAdminInvites,
+		"serve_server_wellknown":             true,
+		"forgotten_room_retention_period":    "28d",
+		"media_retention": map[string]any{
+			"local_media_lifetime":  "28d",
+			"remote_media_lifetime": "14d",
+		},
+		"delete_stale_devices_after":  "1y",
+		"suppress_key_server_warning": true,
+		"rc_joins": map[string]any{
+			"remote": map[string]any{
+				"burst_count": c.RCJoinsRemoteBurstCount,
+				"per_second":  c.RCJoinsRemotePerSecond,
+			},
+		},
+	}
+	if !c.EnablePasswordConfig {
+		doc["password_config"] = map[string]any{"enabled": false}
+	}
+	if len(c.FederationDomainWhitelist) > 0 {
+		doc["federation_domain_whitelist"] = c.FederationDomainWhitelist
+	}
+	if len(c.IPRangeWhitelist) > 0 {
+		doc["ip_range_whitelist"] = c.IPRangeWhitelist
+	}
+	if c.TrustedKeyServers != nil {
+		servers := make([]any, 0, len(c.TrustedKeyServers))
+		for _, s := range c.TrustedKeyServers {
+			servers = append(servers, map[string]any{"server_name": s})
+		}
+		doc["trusted_key_servers"] = servers
+	}
+	if c.LimitRemoteRoomsComplexity != nil {
+		doc["limit_remote_rooms"] = map[string]any{"enabled": true, "complexity": *c.LimitRemoteRoomsComplexity}
+	}
+	if len(c.PublishRoomsAllowlist) > 0 {
+		rules := make([]any, 0, len(c.PublishRoomsAllowlist)+1)
+		for _, u := range c.PublishRoomsAllowlist {
+			rules = append(rules, map[string]any{"user_id": "@" + trimAt(u), "action": "allow"})
+		}
+		rules = append(rules, map[string]any{"action": "deny"})
+		doc["room_list_publication_rules"] = rules
+	}
+	if c.InviteCheckerBlocklistAllowlistURL != "" || len(c.InviteCheckerPolicyRooms) > 0 {
+		moduleConfig := map[string]any{}
+		if c.InviteCheckerBlocklistAllowlistURL != "" {
+			moduleConfig["blocklist_allowlist_url"] = c.InviteCheckerBlocklistAllowlistURL
+		}
+		if len(c.InviteCheckerPolicyRooms) > 0 {
+			moduleConfig["policy_room_ids"] = c.InviteCheckerPolicyRooms
+		}
+		doc["modules"] = []any{map[string]any{"module": "synapse_invite_checker.InviteChecker", "config": moduleConfig}}
+	}
+	if h.Postgres != nil {
+		doc["database"] = map[string]any{
+			"name": "psycopg2",
+			"args": map[string]any{
+				"user":            h.Postgres.User,
+				"dbname":          h.Postgres.Database,
+				"host":            h.Postgres.Host,
+				"port":            h.Postgres.Port,
+				"passfile":        PGPassPath,
+				"cp_min":          5,
+				"cp_max":          10,
+				"keepalives_idle": 10,
+			},
+		}
+	} else {
+		doc["database"] = map[string]any{
+			"name": "sqlite3",
+			"args": map[string]any{"database": SQLitePath},
+		}
+	}
+	if h.Redis != nil {
+		redis := map[string]any{"enabled": true, "host": h.Redis.Host, "port": h.Redis.Port}
+		if h.Redis.Password != "" {
+			redis["password_path"] = SecretsDir + "/redis"
+		}
+		doc["redis"] = redis
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("render homeserver.yaml: %w", err)
+	}
+	return append([]byte("# Rendered by the synapse charm. Local edits are overwritten.\n"), out...), nil
+}
+
+// RenderPGPass renders a libpq passfile line for the database.
+func RenderPGPass(p *Postgres) []byte {
+	esc := func(s string) string {
+		out := make([]byte, 0, len(s))
+		for i := 0; i < len(s); i++ {
+			if s[i] == ':' || s[i] == '\\' {
+				out = append(out, '\\')
+			}
+			out = append(out, s[i])
+		}
+		return string(out)
+	}
+	return []byte(esc(p.Host) + ":" + strconv.Itoa(p.Port) + ":" + esc(p.Database) + ":" + esc(p.User) + ":" + esc(p.Password) + "\n")
+}
+
+func trimAt(s string) string {
+	if len(s) > 0 && s[0] == '@' {
+		return s[1:]
+	}
+	return s
+}
+
+// RenderLogConfig renders the Python logging config: everything to stdout,
+// so Pebble (and through it Loki) holds the logs.
+func RenderLogConfig() []byte {
+	return []byte(`# Rendered by the synapse charm.
+version: 1
+formatters:
+  precise:
+    format: '%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s'
+filters:
+  context:
+    (): synapse.logging.context.LoggingContextFilter
+    request: ""
+handlers:
+  console:
+    class: logging.StreamHandler
+    formatter: precise
+    filters: [context]
+    stream: ext://sys.stdout
+loggers:
+  synapse.storage.SQL:
+    level: WARNING
+root:
+  level: INFO
+  handlers: [console]
+disable_existing_loggers: false
+`)
+}

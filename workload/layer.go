@@ -1,0 +1,72 @@
+package workload
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// LayerLabel is the label of the charm's Pebble layer in every container.
+const LayerLabel = "synapse-charm"
+
+// Layer is a Pebble layer: the subset of the layer schema the charm uses.
+type Layer struct {
+	Summary  string             `yaml:"summary,omitempty"`
+	Services map[string]Service `yaml:"services,omitempty"`
+	Checks   map[string]Check   `yaml:"checks,omitempty"`
+}
+
+// Service is a Pebble service definition.
+type Service struct {
+	Override       string            `yaml:"override"`
+	Summary        string            `yaml:"summary,omitempty"`
+	Command        string            `yaml:"command"`
+	Startup        string            `yaml:"startup"`
+	Environment    map[string]string `yaml:"environment,omitempty"`
+	After          []string          `yaml:"after,omitempty"`
+	OnCheckFailure map[string]string `yaml:"on-check-failure,omitempty"`
+	KillDelay      string            `yaml:"kill-delay,omitempty"`
+}
+
+// Check is a Pebble health check definition.
+type Check struct {
+	Override  string     `yaml:"override"`
+	Level     string     `yaml:"level,omitempty"`
+	Period    string     `yaml:"period,omitempty"`
+	Timeout   string     `yaml:"timeout,omitempty"`
+	Threshold int        `yaml:"threshold,omitempty"`
+	HTTP      *HTTPCheck `yaml:"http,omitempty"`
+	TCP       *TCPCheck  `yaml:"tcp,omitempty"`
+}
+
+// HTTPCheck succeeds on a 2xx answer from URL.
+type HTTPCheck struct {
+	URL string `yaml:"url"`
+}
+
+// TCPCheck succeeds when Host:Port accepts a connection.
+type TCPCheck struct {
+	Port int    `yaml:"port"`
+	Host string `yaml:"host,omitempty"`
+}
+
+// YAML renders the layer.
+func (l Layer) YAML() ([]byte, error) {
+	out, err := yaml.Marshal(l)
+	if err != nil {
+		return nil, fmt.Errorf("render layer: %w", err)
+	}
+	return out, nil
+}
+
+// Container is the desired state of one workload container.
+type Container struct {
+	// Name is the container name from metadata.yaml.
+	Name string
+	// Files are pushed when their content or mode differs.
+	Files []File
+	// Layer holds every service and check the charm wants in the container.
+	Layer Layer
+	// ReadyChecks names the ready checks whose passing means the unit serves.
+	ReadyChecks []string
+}
