@@ -1,0 +1,90 @@
+package config_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/config"
+)
+
+func TestParseDefaults(t *testing.T) {
+	c, err := config.Parse(map[string]any{"server_name": "example.com"})
+	require.NoError(t, err)
+	assert.Equal(t, "example.com", c.ServerName)
+	assert.True(t, c.EnablePasswordConfig)
+	assert.True(t, c.EnableRoomListSearch)
+	assert.Equal(t, 10, c.RCJoinsRemoteBurstCount)
+	assert.Equal(t, 0.01, c.RCJoinsRemotePerSecond)
+	assert.Equal(t, config.AliveCheck{Period: 2 * time.Minute, Threshold: 5, Timeout: 20 * time.Second}, c.AliveCheck)
+	assert.Nil(t, c.TrustedKeyServers, "unset keeps Synapse's default key server")
+	assert.Equal(t, "50M", c.MaxUploadSize)
+	assert.Equal(t, 1, c.FederationSenders)
+}
+
+func TestParseValues(t *testing.T) {
+	c, err := config.Parse(map[string]any{
+		"server_name":                   "matrix.example.org:8448",
+		"public_baseurl":                "https://matrix.example.org",
+		"federation_domain_whitelist":   "a.org, b.org",
+		"ip_range_whitelist":            "10.0.0.0/8,192.168.1.1",
+		"trusted_key_servers":           "matrix.org",
+		"invite_checker_policy_rooms":   "abc:example.org,!def:example.org",
+		"publish_rooms_allowlist":       "alice:example.org",
+		"limit_remote_rooms_complexity": 1.5,
+		"rc_joins_remote_burst_count":   float64(20),
+		"experimental_alive_check":      "1m,3,10s",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "https://matrix.example.org/", c.PublicBaseURL)
+	assert.Equal(t, []string{"a.org", "b.org"}, c.FederationDomainWhitelist)
+	assert.Equal(t, []string{"10.0.0.0/8", "192.168.1.1"}, c.IPRangeWhitelist)
+	assert.Equal(t, []string{"!abc:example.org", "!def:example.org"}, c.InviteCheckerPolicyRooms)
+	require.NotNil(t, c.LimitRemoteRoomsComplexity)
+	assert.Equal(t, 1.5, *c.LimitRemoteRoomsComplexity)
+	assert.Equal(t, 20, c.RCJoinsRemoteBurstCount)
+	assert.Equal(t, time.Minute, c.AliveCheck.Period)
+}
+
+func TestParseInvalidNamesEveryField(t *testing.T) {
+	tests := []struct {
+		name   string
+		raw    map[string]any
+		option string
+	}{
+		{"missing server_name", map[string]any{}, "server_name"},
+		{"malformed server_name", map[string]any{"server_name": "exa mple.com"}, "server_name"},
+		{"server_name with bad port", map[string]any{"server_name": "example.com:99999"}, "server_name"},
+		{"public_baseurl without scheme", map[string]any{"server_name": "e.com", "public_baseurl": "matrix.e.com"}, "public_baseurl"},
+		{"bad CIDR", map[string]any{"server_name": "e.com", "ip_range_whitelist": "10.0.0.0/33"}, "ip_range_whitelist"},
+		{"empty CSV item", map[string]any{"server_name": "e.com", "federation_domain_whitelist": "a.org,,b.org"}, "federation_domain_whitelist"},
+		{"bad key server", map[string]any{"server_name": "e.com", "trusted_key_servers": "not a host"}, "trusted_key_servers"},
+		{"negative burst", map[string]any{"server_name": "e.com", "rc_joins_remote_burst_count": -1}, "rc_joins_remote_burst_count"},
+		{"fractional count", map[string]any{"server_name": "e.com", "pushers": 1.5}, "pushers"},
+		{"negative senders", map[string]any{"server_name": "e.com", "federation_senders": -2}, "federation_senders"},
+		{"bad alive check", map[string]any{"server_name": "e.com", "experimental_alive_check": "2m,five,20s"}, "experimental_alive_check"},
+		{"alive timeout too long", map[string]any{"server_name": "e.com", "experimental_alive_check": "10s,3,20s"}, "experimental_alive_check"},
+		{"bad upload size", map[string]any{"server_name": "e.com", "max_upload_size": "50 MB"}, "max_upload_size"},
+		{"bad policy room", map[string]any{"server_name": "e.com", "invite_checker_policy_rooms": "no-domain"}, "invite_checker_policy_rooms"},
+		{"bool of wrong type", map[string]any{"server_name": "e.com", "report_stats": "maybe"}, "report_stats"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse(tt.raw)
+			var cfgErr *config.Error
+			require.True(t, errors.As(err, &cfgErr), "want a config error, got %v", err)
+			assert.Contains(t, cfgErr.Options(), tt.option)
+			assert.Contains(t, err.Error(), tt.option)
+		})
+	}
+}
+
+func TestParseCollectsAllProblems(t *testing.T) {
+	_, err := config.Parse(map[string]any{"server_name": "", "public_baseurl": "ftp://x", "pushers": -1})
+	var cfgErr *config.Error
+	require.True(t, errors.As(err, &cfgErr))
+	assert.Equal(t, []string{"public_baseurl", "pushers", "server_name"}, cfgErr.Options())
+}
