@@ -103,8 +103,8 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		return verdict{}, fmt.Errorf("apply %s: %w: %w", want.Name, err, ErrRetry)
 	}
 	if res.Changed() {
-		c.logf("applied %s: pushed %v, layer changed %v, replanned %v, stopped %v",
-			want.Name, res.Pushed, res.LayerChanged, res.Replanned, res.Stopped)
+		c.logf("applied %s: pushed %v, layer changed %v, restarted %v, started %v, stopped %v",
+			want.Name, res.Pushed, res.LayerChanged, res.Restarted, res.Started, res.Stopped)
 	}
 	if s.Leader && s.Peer.App[peerKeyServerName] == "" {
 		// Recorded once the workload has been configured with it: from now on
@@ -114,7 +114,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		}
 	}
 
-	readiness, err := c.readiness(ctx, pc, want, res.Replanned)
+	readiness, err := c.readiness(ctx, pc, want, len(res.Restarted)+len(res.Started) > 0)
 	if err != nil {
 		return waiting("cannot read Synapse's state from Pebble: %v", err), nil
 	}

@@ -21,22 +21,29 @@ type ApplyResult struct {
 	Pushed []string
 	// LayerChanged is true when the charm's layer had to be (re)added.
 	LayerChanged bool
-	// Replanned is true when Pebble was asked to replan.
-	Replanned bool
+	// Restarted lists running services restarted because their definition
+	// (including the hash of the files they read) changed.
+	Restarted []string
+	// Started lists services started because they were not running.
+	Started []string
 	// Stopped lists services removed from the desired state and stopped.
 	Stopped []string
 }
 
 // Changed reports whether anything in the container changed.
 func (r ApplyResult) Changed() bool {
-	return len(r.Pushed) > 0 || r.LayerChanged || r.Replanned || len(r.Stopped) > 0
+	return len(r.Pushed) > 0 || r.LayerChanged || len(r.Restarted) > 0 || len(r.Started) > 0 || len(r.Stopped) > 0
 }
 
 // Apply brings a container to the desired state with the fewest changes:
 // files are pushed only when they differ, the layer is added only when a
-// service or check differs from Pebble's plan, and the replan lets Pebble
-// restart exactly the services whose definition changed. Services in the
-// container that are no longer desired are disabled and stopped.
+// service or check differs from Pebble's plan, a running service restarts
+// only when its own definition changed, and services that are no longer
+// desired are disabled and stopped.
+//
+// It does not use Pebble's replan: replan also restarts every service whose
+// definition changed while it was stopped, which would bring a removed
+// (disabled) service back to life.
 func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout time.Duration) (ApplyResult, error) {
 	var res ApplyResult
 	pushed, err := pushFiles(c, want.Files)
@@ -49,21 +56,28 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 	if err != nil {
 		return res, err
 	}
-	layer := want.Layer
+	layer := Layer{Summary: want.Layer.Summary, Services: map[string]Service{}, Checks: want.Layer.Checks}
+	for name, svc := range want.Layer.Services {
+		layer.Services[name] = svc
+	}
+	var stale []string
 	for name, svc := range current.Services {
 		if _, ok := layer.Services[name]; ok || svc.Startup == "disabled" {
 			continue
 		}
 		// No longer ours to run: keep the definition, disable and stop it.
-		if layer.Services == nil {
-			layer.Services = map[string]Service{}
-		}
 		svc.Override = "replace"
 		svc.Startup = "disabled"
 		layer.Services[name] = svc
-		res.Stopped = append(res.Stopped, name)
+		stale = append(stale, name)
 	}
-	sort.Strings(res.Stopped)
+	sort.Strings(stale)
+	var changed []string
+	for name, svc := range layer.Services {
+		if have, ok := current.Services[name]; (!ok || !sameService(have, svc)) && svc.Startup == "enabled" {
+			changed = append(changed, name)
+		}
+	}
 	if !planContains(current, layer) {
 		data, err := layer.YAML()
 		if err != nil {
@@ -74,28 +88,53 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 		}
 		res.LayerChanged = true
 	}
-	if len(res.Stopped) > 0 {
-		if err := waitChange(c, func() (string, error) {
-			return c.Stop(&client.ServiceOptions{Names: res.Stopped})
-		}, changeTimeout); err != nil && !isNothingToDo(err) {
-			return res, fmt.Errorf("stop %v in %s: %w", res.Stopped, want.Name, err)
+
+	infos, err := c.Services(&client.ServicesOptions{})
+	if err != nil {
+		return res, fmt.Errorf("read services of %s: %w", want.Name, err)
+	}
+	active := map[string]bool{}
+	for _, si := range infos {
+		active[si.Name] = si.Current == client.StatusActive
+	}
+	for _, name := range stale {
+		if active[name] {
+			res.Stopped = append(res.Stopped, name)
 		}
 	}
-	needReplan := res.LayerChanged
-	if !needReplan {
-		down, err := inactiveServices(c, layer)
-		if err != nil {
-			return res, err
-		}
-		needReplan = len(down) > 0
+	isChanged := map[string]bool{}
+	for _, name := range changed {
+		isChanged[name] = true
 	}
-	if needReplan {
+	for name, svc := range layer.Services {
+		switch {
+		case svc.Startup != "enabled":
+		case isChanged[name] && active[name]:
+			res.Restarted = append(res.Restarted, name)
+		case !active[name]:
+			res.Started = append(res.Started, name)
+		}
+	}
+	sort.Strings(res.Restarted)
+	sort.Strings(res.Started)
+	for _, step := range []struct {
+		names []string
+		run   func(*client.ServiceOptions) (string, error)
+		verb  string
+	}{
+		{res.Stopped, c.Stop, "stop"},
+		{res.Restarted, c.Restart, "restart"},
+		{res.Started, c.Start, "start"},
+	} {
+		if len(step.names) == 0 {
+			continue
+		}
+		names := step.names
 		if err := waitChange(c, func() (string, error) {
-			return c.Replan(&client.ServiceOptions{})
+			return step.run(&client.ServiceOptions{Names: names})
 		}, changeTimeout); err != nil {
-			return res, fmt.Errorf("replan %s: %w", want.Name, err)
+			return res, fmt.Errorf("%s %v in %s: %w", step.verb, names, want.Name, err)
 		}
-		res.Replanned = true
 	}
 	return res, nil
 }
@@ -113,11 +152,6 @@ func waitChange(c *client.Client, start func() (string, error), timeout time.Dur
 		return errors.New(ch.Err)
 	}
 	return nil
-}
-
-func isNothingToDo(err error) bool {
-	var e *client.Error
-	return errors.As(err, &e) && e.Kind == "" && e.StatusCode == http.StatusBadRequest
 }
 
 // pushFiles writes the files that are missing or differ in content or mode.
@@ -216,29 +250,6 @@ func normalCheck(c Check) Check {
 		}
 	}
 	return c
-}
-
-func inactiveServices(c *client.Client, layer Layer) ([]string, error) {
-	names := make([]string, 0, len(layer.Services))
-	for name, svc := range layer.Services {
-		if svc.Startup == "enabled" {
-			names = append(names, name)
-		}
-	}
-	if len(names) == 0 {
-		return nil, nil
-	}
-	infos, err := c.Services(&client.ServicesOptions{Names: names})
-	if err != nil {
-		return nil, fmt.Errorf("read services: %w", err)
-	}
-	var down []string
-	for _, si := range infos {
-		if si.Current != client.StatusActive {
-			down = append(down, si.Name)
-		}
-	}
-	return down, nil
 }
 
 // Readiness describes whether a container's ready checks pass.

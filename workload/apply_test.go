@@ -1,0 +1,190 @@
+package workload_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/canonical/pebble/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+)
+
+// startPebble runs a real Pebble daemon (built from the pinned module) on
+// the host, with its state in a temporary directory.
+func startPebble(t *testing.T) *client.Client {
+	t.Helper()
+	ctx := context.Background()
+	bin, err := bed.PebbleBinary(ctx)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "run", "--hold", "--create-dirs")
+	cmd.Env = append(os.Environ(), "PEBBLE="+dir)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_, _ = cmd.Process.Wait()
+	})
+	pc, err := client.New(&client.Config{Socket: filepath.Join(dir, ".pebble.socket")})
+	require.NoError(t, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := pc.SysInfo(); err == nil {
+			return pc
+		}
+		require.True(t, time.Now().Before(deadline), "pebble did not answer")
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func serviceSince(t *testing.T, pc *client.Client, name string) (client.ServiceStatus, time.Time) {
+	t.Helper()
+	infos, err := pc.Services(&client.ServicesOptions{Names: []string{name}})
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	return infos[0].Current, infos[0].CurrentSince
+}
+
+// container builds a desired state of two services, each reading one file.
+func container(dir, aContent, bContent string) workload.Container {
+	a := workload.File{Path: filepath.Join(dir, "conf", "a.yaml"), Content: []byte(aContent), Mode: 0o644}
+	b := workload.File{Path: filepath.Join(dir, "secrets", "b"), Content: []byte(bContent), Mode: 0o600}
+	svc := func(f workload.File) workload.Service {
+		return workload.Service{
+			Override:    "replace",
+			Command:     "/bin/sleep 3600",
+			Startup:     "enabled",
+			Environment: map[string]string{"SYNAPSE_CHARM_CONFIG_HASH": workload.HashFiles([]workload.File{f})},
+		}
+	}
+	return workload.Container{
+		Name:  "test",
+		Files: []workload.File{a, b},
+		Layer: workload.Layer{Services: map[string]workload.Service{"svc-a": svc(a), "svc-b": svc(b)}},
+	}
+}
+
+func TestApplyRestartsOnlyWhatChanged(t *testing.T) {
+	bed.RequireRoot(t)
+	ctx := context.Background()
+	pc := startPebble(t)
+	dir := t.TempDir()
+
+	res, err := workload.Apply(ctx, pc, container(dir, "a: 1\n", "secret-b"), time.Minute)
+	require.NoError(t, err)
+	assert.Len(t, res.Pushed, 2)
+	assert.True(t, res.LayerChanged)
+	assert.Equal(t, []string{"svc-a", "svc-b"}, res.Started)
+	statusA, sinceA := serviceSince(t, pc, "svc-a")
+	statusB, sinceB := serviceSince(t, pc, "svc-b")
+	require.Equal(t, client.StatusActive, statusA)
+	require.Equal(t, client.StatusActive, statusB)
+	info, err := os.Stat(filepath.Join(dir, "secrets", "b"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "secret file mode")
+
+	// The same desired state again: nothing pushed, nothing restarted.
+	res, err = workload.Apply(ctx, pc, container(dir, "a: 1\n", "secret-b"), time.Minute)
+	require.NoError(t, err)
+	assert.False(t, res.Changed(), "no-op apply changed %+v", res)
+	_, again := serviceSince(t, pc, "svc-a")
+	assert.Equal(t, sinceA, again)
+
+	// Change only a's file: a restarts once, b keeps running.
+	res, err = workload.Apply(ctx, pc, container(dir, "a: 2\n", "secret-b"), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(dir, "conf", "a.yaml")}, res.Pushed)
+	assert.Equal(t, []string{"svc-a"}, res.Restarted)
+	assert.Empty(t, res.Started)
+	statusA, newSinceA := serviceSince(t, pc, "svc-a")
+	assert.Equal(t, client.StatusActive, statusA)
+	assert.True(t, newSinceA.After(sinceA), "svc-a restarted")
+	_, newSinceB := serviceSince(t, pc, "svc-b")
+	assert.Equal(t, sinceB, newSinceB, "svc-b untouched")
+
+	// A file whose mode drifted is rewritten.
+	require.NoError(t, os.Chmod(filepath.Join(dir, "secrets", "b"), 0o644))
+	res, err = workload.Apply(ctx, pc, container(dir, "a: 2\n", "secret-b"), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(dir, "secrets", "b")}, res.Pushed)
+
+	// A service no longer desired is disabled and stopped, the other stays.
+	onlyA := container(dir, "a: 2\n", "secret-b")
+	delete(onlyA.Layer.Services, "svc-b")
+	res, err = workload.Apply(ctx, pc, onlyA, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"svc-b"}, res.Stopped)
+	statusB, _ = serviceSince(t, pc, "svc-b")
+	assert.Equal(t, client.StatusInactive, statusB)
+	_, stillA := serviceSince(t, pc, "svc-a")
+	assert.Equal(t, newSinceA, stillA, "svc-a untouched by removing svc-b")
+
+	// And stays stopped on the next apply.
+	res, err = workload.Apply(ctx, pc, onlyA, time.Minute)
+	require.NoError(t, err)
+	assert.False(t, res.Changed(), "%+v", res)
+	statusB, _ = serviceSince(t, pc, "svc-b")
+	assert.Equal(t, client.StatusInactive, statusB)
+}
+
+func TestApplyRestartsAServiceThatDied(t *testing.T) {
+	bed.RequireRoot(t)
+	ctx := context.Background()
+	pc := startPebble(t)
+	dir := t.TempDir()
+	want := container(dir, "a\n", "b")
+	_, err := workload.Apply(ctx, pc, want, time.Minute)
+	require.NoError(t, err)
+	id, err := pc.Stop(&client.ServiceOptions{Names: []string{"svc-a"}})
+	require.NoError(t, err)
+	_, err = pc.WaitChange(id, &client.WaitChangeOptions{Timeout: time.Minute})
+	require.NoError(t, err)
+
+	res, err := workload.Apply(ctx, pc, want, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"svc-a"}, res.Started)
+	status, _ := serviceSince(t, pc, "svc-a")
+	assert.Equal(t, client.StatusActive, status)
+}
+
+func TestReadyProbesTheCheckURL(t *testing.T) {
+	bed.RequireRoot(t)
+	ctx := context.Background()
+	pc := startPebble(t)
+	var healthy atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if healthy.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	want := container(t.TempDir(), "a\n", "b")
+	want.Layer.Checks = map[string]workload.Check{
+		"ready": {Override: "replace", Level: "ready", Period: "10s", Threshold: 3, HTTP: &workload.HTTPCheck{URL: srv.URL + "/health"}},
+	}
+	want.ReadyChecks = []string{"ready"}
+	_, err := workload.Apply(ctx, pc, want, time.Minute)
+	require.NoError(t, err)
+
+	r, err := workload.Ready(ctx, pc, want, srv.Client())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ready"}, r.NotReady, "a 503 is not ready even while Pebble's check is still up")
+
+	healthy.Store(true)
+	r, err = workload.WaitReady(ctx, pc, want, srv.Client(), 10*time.Second)
+	require.NoError(t, err)
+	assert.Empty(t, r.NotReady)
+	assert.Empty(t, r.Failed)
+}
