@@ -140,11 +140,10 @@ func TestMetadataJujuReadsPackedCharm(t *testing.T) {
 }
 
 type metaEndpoint struct {
-	role      jujucharm.RelationRole
-	iface     string
-	limit     int
-	optional  bool
-	notPython bool
+	role     jujucharm.RelationRole
+	iface    string
+	limit    int
+	optional bool
 }
 
 // wantEndpoints are the Python charm's (rev426) endpoints, names and
