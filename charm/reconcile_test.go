@@ -25,14 +25,14 @@ import (
 // unit is one simulated unit: in-memory hook tools and a real synapse
 // container (Pebble in its own root over the Synapse image).
 type unit struct {
-	t         *testing.T
+	t         testing.TB
 	mem       *jujutest.Memory
 	container *bed.Container
 	dir       string
 	addr      string
 }
 
-func newUnit(t *testing.T) *unit {
+func newUnit(t testing.TB) *unit {
 	t.Helper()
 	bed.RequireRoot(t)
 	ctx := context.Background()
