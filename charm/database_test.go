@@ -1,0 +1,113 @@
+package charm_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
+)
+
+func startPostgres(t *testing.T) *bed.Postgres {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "pg")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	pg, err := bed.StartPostgres(context.Background(), filepath.Join(dir, "pg"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pg.Stop() })
+	return pg
+}
+
+// TestDatabaseWithProviderLocaleIsFixedBeforeFirstStart integrates a
+// database created the way postgresql-k8s creates it (non-C collation, a
+// SUPERUSER relation user): the charm gives it the C locale before Synapse
+// first uses it, and Synapse runs on PostgreSQL.
+func TestDatabaseWithProviderLocaleIsFixedBeforeFirstStart(t *testing.T) {
+	ctx := context.Background()
+	u := newUnit(t)
+	pg := startPostgres(t)
+	u.run("config-changed")
+	require.Equal(t, juju.Active, u.mem.UnitStatus().Status)
+
+	id := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
+	u.run("database-relation-created")
+	assert.Equal(t, "synapse", u.mem.RelationData(id, "synapse", true)["database"])
+	assert.Equal(t, "SUPERUSER", u.mem.RelationData(id, "synapse", true)["extra-user-roles"])
+	st := u.mem.UnitStatus()
+	assert.Equal(t, juju.Active, st.Status, "keeps serving on SQLite while waiting")
+	assert.Contains(t, st.Message, "SQLite")
+
+	// The provider answers, credentials in a secret as postgresql-k8s does.
+	require.NoError(t, pg.CreateRole(ctx, "relation_id_1", "Abcdefgh12345678", true))
+	require.NoError(t, pg.CreateDatabase(ctx, "synapse", "relation_id_1", false))
+	secretID := u.mem.AddSecret("postgresql-k8s", "", map[string]string{"username": "relation_id_1", "password": "Abcdefgh12345678"})
+	u.mem.SetRelationData(id, "postgresql-k8s", true, map[string]string{
+		"secret-user": secretID,
+		"endpoints":   pg.Host() + ":" + itoa(pg.Port()),
+		"database":    "synapse",
+		"version":     "15.18",
+	})
+	before := u.service().CurrentSince
+	u.run("database-relation-changed")
+	st = u.mem.UnitStatus()
+	require.Equal(t, juju.Active, st.Status, st.Message)
+	assert.True(t, u.service().CurrentSince.After(before), "synapse restarted onto PostgreSQL")
+
+	collate, err := pg.Exec(ctx, "postgres", "SELECT datcollate || '/' || datctype FROM pg_database WHERE datname = 'synapse'")
+	require.NoError(t, err)
+	assert.Equal(t, "C/C", strings.TrimSpace(collate))
+	tables, err := pg.Exec(ctx, "synapse", "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'")
+	require.NoError(t, err)
+	assert.Equal(t, "1", strings.TrimSpace(tables), "Synapse created its schema in PostgreSQL")
+	hs := u.file("/data/homeserver.yaml")
+	assert.Contains(t, hs, "name: psycopg2")
+	assert.NotContains(t, hs, "Abcdefgh12345678", "the password is not in homeserver.yaml")
+	logs := u.mem.Logs()
+	var warned bool
+	for _, l := range logs {
+		warned = warned || strings.Contains(l.Message, "not migrated")
+	}
+	assert.True(t, warned, "the operator is told SQLite data does not migrate")
+
+	// A second hook restarts nothing and runs no locale check again.
+	since := u.service().CurrentSince
+	u.run("database-relation-changed")
+	assert.Equal(t, since, u.service().CurrentSince)
+}
+
+// TestDatabaseWithTablesAndWrongLocaleBlocks: a non-C database that already
+// holds tables cannot be fixed safely; the unit blocks naming the fix and
+// keeps serving on SQLite.
+func TestDatabaseWithTablesAndWrongLocaleBlocks(t *testing.T) {
+	ctx := context.Background()
+	u := newUnit(t)
+	pg := startPostgres(t)
+	u.run("config-changed")
+	running := u.service().CurrentSince
+
+	require.NoError(t, pg.CreateRole(ctx, "relation_id_1", "Abcdefgh12345678", true))
+	require.NoError(t, pg.CreateDatabase(ctx, "synapse", "relation_id_1", false))
+	_, err := pg.Exec(ctx, "synapse", "CREATE TABLE leftover (id int)")
+	require.NoError(t, err)
+	id := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
+	u.mem.SetRelationData(id, "postgresql-k8s", true, map[string]string{
+		"username": "relation_id_1", "password": "Abcdefgh12345678",
+		"endpoints": pg.Host() + ":" + itoa(pg.Port()), "database": "synapse",
+	})
+	u.run("database-relation-changed")
+	st := u.mem.UnitStatus()
+	assert.Equal(t, juju.Blocked, st.Status)
+	assert.Contains(t, st.Message, "LC_COLLATE=C")
+	assert.Equal(t, running, u.service().CurrentSince, "still serving, untouched")
+	assert.Equal(t, 200, u.health())
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
