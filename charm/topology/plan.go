@@ -1,0 +1,406 @@
+// Package topology decides, as a pure function, which Synapse processes run
+// on which unit: the sticky main, and worker slots that keep their names
+// and units until their unit leaves. The leader publishes the result (a
+// Plan) in the peer application bag; every unit renders only from it.
+package topology
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+)
+
+// SchemaVersion is the plan format this charm writes and reads. A plan
+// with a newer version comes from a newer charm revision and is refused.
+const SchemaVersion = 1
+
+// Plan is the cluster plan.
+type Plan struct {
+	// Version is the plan's schema version.
+	Version int `json:"version"`
+	// Generation increases by one with every change.
+	Generation int `json:"generation"`
+	// Main is the unit running the main process.
+	Main string `json:"main"`
+	// Processes are every Synapse process, the main first, then by name.
+	Processes []Process `json:"processes"`
+}
+
+// Process is one Synapse process: the main, or a worker slot.
+type Process struct {
+	// Name is the main's "main" or a slot name such as "generic-3"; it is the
+	// worker_name Synapse stores in its stream positions, so it never changes.
+	Name string `json:"name"`
+	// Role is what the process does.
+	Role workload.Role `json:"role"`
+	// Unit runs the process.
+	Unit string `json:"unit"`
+	// Index numbers the process's ports on its unit (0 for the main).
+	Index int `json:"index"`
+}
+
+// Settings are the configuration the plan depends on.
+type Settings struct {
+	EventPersisters      int
+	FederationSenders    int
+	Pushers              int
+	KeepSingletonsOnMain bool
+	MaxProcessesPerUnit  int
+	// Media is true when S3 holds the media, so media may leave the main.
+	Media bool
+}
+
+// View is everything the leader knows when it plans.
+type View struct {
+	// Units are the application's live units, including the leader and
+	// excluding one that is departing.
+	Units []string
+	// Leader is the unit planning.
+	Leader string
+	// Current is the plan in the peer bag, nil before the first.
+	Current *Plan
+	// Cluster is true when PostgreSQL and Redis are available, so workers
+	// can run; without them the main runs alone as a monolith.
+	Cluster  bool
+	Settings Settings
+}
+
+// Plan computes the next plan. It is deterministic, keeps the main and
+// every slot where they are unless their unit left, and bumps the
+// generation only when something changed.
+func Compute(v View) Plan {
+	units := sortedUnits(v.Units)
+	live := map[string]bool{}
+	for _, u := range units {
+		live[u] = true
+	}
+	p := Plan{Version: SchemaVersion, Main: chooseMain(v, live, units)}
+	p.Processes = []Process{{Name: string(workload.RoleMain), Role: workload.RoleMain, Unit: p.Main, Index: 0}}
+	if v.Cluster && len(units) > 1 {
+		p.Processes = append(p.Processes, placeWorkers(v, p.Main, live, units)...)
+	}
+	sortProcesses(p.Processes)
+	p.Generation = 1
+	if v.Current != nil {
+		p.Generation = v.Current.Generation
+		if !sameLayout(*v.Current, p) {
+			p.Generation++
+		}
+	}
+	return p
+}
+
+func chooseMain(v View, live map[string]bool, units []string) string {
+	if v.Current != nil && live[v.Current.Main] {
+		return v.Current.Main
+	}
+	if live[v.Leader] || len(units) == 0 {
+		return v.Leader
+	}
+	return units[0]
+}
+
+// wanted lists the non-scalable slots the settings ask for, in placement
+// order.
+func wanted(s Settings) []string {
+	var names []string
+	add := func(role workload.Role, n int) {
+		for i := 1; i <= n; i++ {
+			names = append(names, slotName(role, i))
+		}
+	}
+	add(workload.RoleFederationSend, s.FederationSenders)
+	add(workload.RolePusher, s.Pushers)
+	if !s.KeepSingletonsOnMain {
+		add(workload.RoleBackground, 1)
+		add(workload.RoleUserDirectory, 1)
+	}
+	if s.Media {
+		add(workload.RoleMedia, 1)
+	}
+	add(workload.RoleEventPersister, s.EventPersisters)
+	return names
+}
+
+func placeWorkers(v View, main string, live map[string]bool, units []string) []Process {
+	capacity := v.Settings.MaxProcessesPerUnit
+	if capacity < 1 {
+		capacity = 1
+	}
+	load := map[string]int{main: 1}
+	used := map[string]map[int]bool{main: {0: true}}
+	var out []Process
+	keep := func(p Process) {
+		out = append(out, p)
+		load[p.Unit]++
+		if used[p.Unit] == nil {
+			used[p.Unit] = map[int]bool{}
+		}
+		used[p.Unit][p.Index] = true
+	}
+	freeIndex := func(unit string) int {
+		for i := 1; ; i++ {
+			if !used[unit][i] {
+				return i
+			}
+		}
+	}
+	want := map[string]bool{}
+	for _, name := range wanted(v.Settings) {
+		want[name] = true
+	}
+
+	// Existing slots stay where they are while their unit lives (and is
+	// not the main, which runs no generic worker of its own).
+	var orphans []string
+	genericOn := map[string]bool{}
+	if v.Current != nil {
+		for _, p := range v.Current.Processes {
+			switch {
+			case p.Role == workload.RoleMain:
+			case p.Role == workload.RoleGeneric:
+				if live[p.Unit] && p.Unit != main && !genericOn[p.Unit] {
+					keep(p)
+					genericOn[p.Unit] = true
+				}
+			case !want[p.Name]:
+				// The configuration no longer asks for this slot.
+			case live[p.Unit] && (p.Unit != main || p.Index != 0):
+				keep(p)
+			default:
+				orphans = append(orphans, p.Name)
+			}
+		}
+	}
+	placed := map[string]bool{}
+	for _, p := range out {
+		placed[p.Name] = true
+	}
+
+	// Every non-main unit runs one generic worker, in unit order, taking the
+	// lowest free generic slot number.
+	generics := map[int]bool{}
+	for _, p := range out {
+		if p.Role == workload.RoleGeneric {
+			generics[slotNumber(p.Name)] = true
+		}
+	}
+	for _, u := range units {
+		if u == main || genericOn[u] || load[u] >= capacity {
+			continue
+		}
+		n := 1
+		for generics[n] {
+			n++
+		}
+		generics[n] = true
+		keep(Process{Name: slotName(workload.RoleGeneric, n), Role: workload.RoleGeneric, Unit: u, Index: freeIndex(u)})
+		placed[slotName(workload.RoleGeneric, n)] = true
+	}
+
+	// Orphaned and new slots go to the least-loaded non-main unit with room,
+	// then to the main unit; a slot that fits nowhere stays a duty of main.
+	toPlace := orphans
+	for _, name := range wanted(v.Settings) {
+		if !placed[name] && !contains(orphans, name) {
+			toPlace = append(toPlace, name)
+		}
+	}
+	sort.SliceStable(toPlace, func(i, j int) bool { return placementRank(toPlace[i]) < placementRank(toPlace[j]) })
+	for _, name := range toPlace {
+		unit := leastLoaded(units, main, load, capacity)
+		if unit == "" {
+			continue
+		}
+		keep(Process{Name: name, Role: roleOf(name), Unit: unit, Index: freeIndex(unit)})
+	}
+	return out
+}
+
+func leastLoaded(units []string, main string, load map[string]int, capacity int) string {
+	best := ""
+	for _, u := range units {
+		if u == main || load[u] >= capacity {
+			continue
+		}
+		if best == "" || load[u] < load[best] {
+			best = u
+		}
+	}
+	if best == "" && load[main] < capacity {
+		best = main
+	}
+	return best
+}
+
+func placementRank(name string) int {
+	role := roleOf(name)
+	for i, s := range workload.Roles {
+		if s.Role == role {
+			return i*1000 + slotNumber(name)
+		}
+	}
+	return 1 << 30
+}
+
+func slotName(role workload.Role, n int) string {
+	return string(role) + "-" + strconv.Itoa(n)
+}
+
+func roleOf(name string) workload.Role {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return workload.Role(name)
+	}
+	return workload.Role(name[:i])
+}
+
+func slotNumber(name string) int {
+	i := strings.LastIndexByte(name, '-')
+	n, _ := strconv.Atoi(name[i+1:])
+	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// unitNumber orders "app/10" after "app/9".
+func unitNumber(unit string) int {
+	i := strings.LastIndexByte(unit, '/')
+	n, err := strconv.Atoi(unit[i+1:])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+func sortedUnits(units []string) []string {
+	out := append([]string(nil), units...)
+	sort.Slice(out, func(i, j int) bool {
+		ni, nj := unitNumber(out[i]), unitNumber(out[j])
+		if ni != nj {
+			return ni < nj
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+func sortProcesses(ps []Process) {
+	sort.Slice(ps, func(i, j int) bool {
+		if (ps[i].Role == workload.RoleMain) != (ps[j].Role == workload.RoleMain) {
+			return ps[i].Role == workload.RoleMain
+		}
+		ri, rj := placementRank(ps[i].Name), placementRank(ps[j].Name)
+		if ri != rj {
+			return ri < rj
+		}
+		return ps[i].Name < ps[j].Name
+	})
+}
+
+func sameLayout(a, b Plan) bool {
+	return a.Main == b.Main && reflect.DeepEqual(a.Processes, b.Processes)
+}
+
+// OnUnit returns the processes the plan gives unit.
+func (p Plan) OnUnit(unit string) []Process {
+	var out []Process
+	for _, proc := range p.Processes {
+		if proc.Unit == unit {
+			out = append(out, proc)
+		}
+	}
+	return out
+}
+
+// Holders returns the names of the processes with role.
+func (p Plan) Holders(role workload.Role) []string {
+	var out []string
+	for _, proc := range p.Processes {
+		if proc.Role == role {
+			out = append(out, proc.Name)
+		}
+	}
+	return out
+}
+
+// Encode renders the plan for the peer bag.
+func (p Plan) Encode() string {
+	data, _ := json.Marshal(p)
+	return string(data)
+}
+
+// Decode reads a plan from the peer bag and validates it: a malformed plan,
+// or one from a newer charm revision, is an error, never half-applied.
+func Decode(s string) (*Plan, error) {
+	var p Plan
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		var probe struct {
+			Version int `json:"version"`
+		}
+		if json.Unmarshal([]byte(s), &probe) == nil && probe.Version > SchemaVersion {
+			return nil, fmt.Errorf("plan version %d is newer than this charm understands (%d): refresh the charm to the revision the leader runs", probe.Version, SchemaVersion)
+		}
+		return nil, fmt.Errorf("malformed plan: %w", err)
+	}
+	if p.Version > SchemaVersion {
+		return nil, fmt.Errorf("plan version %d is newer than this charm understands (%d): refresh the charm to the revision the leader runs", p.Version, SchemaVersion)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Validate checks the rules Synapse and the charm rely on.
+func (p Plan) Validate() error {
+	if p.Version < 1 || p.Generation < 1 || p.Main == "" {
+		return fmt.Errorf("malformed plan: version, generation and main are required")
+	}
+	names := map[string]bool{}
+	ports := map[string]bool{}
+	mains := 0
+	for _, proc := range p.Processes {
+		if proc.Name == "" || proc.Unit == "" || names[proc.Name] {
+			return fmt.Errorf("malformed plan: process %q is unnamed, unplaced or duplicated", proc.Name)
+		}
+		names[proc.Name] = true
+		key := proc.Unit + "#" + strconv.Itoa(proc.Index)
+		if ports[key] {
+			return fmt.Errorf("malformed plan: two processes share port index %d on %s", proc.Index, proc.Unit)
+		}
+		ports[key] = true
+		if proc.Role == workload.RoleMain {
+			mains++
+			if proc.Unit != p.Main || proc.Index != 0 || proc.Name != "main" {
+				return fmt.Errorf("malformed plan: the main process must be \"main\" on %s", p.Main)
+			}
+			continue
+		}
+		spec, ok := workload.Spec(proc.Role)
+		if !ok || roleOf(proc.Name) != proc.Role || slotNumber(proc.Name) < 1 || proc.Index < 1 {
+			return fmt.Errorf("malformed plan: process %q has unknown role %q", proc.Name, proc.Role)
+		}
+		if spec.Single && slotNumber(proc.Name) != 1 {
+			return fmt.Errorf("malformed plan: role %s takes one process, got %s", proc.Role, proc.Name)
+		}
+	}
+	if mains != 1 {
+		return fmt.Errorf("malformed plan: %d main processes", mains)
+	}
+	return nil
+}
