@@ -21,6 +21,8 @@ type Homeserver struct {
 	Postgres *Postgres
 	// Redis is the replication bus; nil means none (a monolith).
 	Redis *Redis
+	// Cluster is the application's processes; nil means a monolith.
+	Cluster *Cluster
 }
 
 // Postgres is a PostgreSQL database. The password is not rendered into
@@ -165,6 +167,16 @@ func RenderHomeserver(h Homeserver) ([]byte, error) {
 			redis["password_path"] = SecretsDir + "/redis"
 		}
 		doc["redis"] = redis
+	}
+	if h.Cluster != nil {
+		h.Cluster.sharedWorkerConfig(doc)
+		_, repl, _ := Ports(0)
+		doc["listeners"] = append(doc["listeners"].([]any), map[string]any{
+			"port":           repl,
+			"bind_addresses": []string{h.BindAddress},
+			"type":           "http",
+			"resources":      []any{map[string]any{"names": []string{"replication"}}},
+		})
 	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {

@@ -1,6 +1,9 @@
 package workload
 
 import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
 	"net"
 	"strconv"
 	"strings"
@@ -18,69 +21,97 @@ const MainService = "synapse"
 type SynapseInput struct {
 	Homeserver Homeserver
 	Secrets    Secrets
+	// Local are the processes the plan runs on this unit; nil means the
+	// main process alone (a monolith).
+	Local []ClusterProcess
 }
 
-// RenderSynapse renders the synapse container: config, secrets and a layer
-// with the main process and its checks.
+// RenderSynapse renders the synapse container: the shared config, the
+// secrets, one file per local worker, and a layer with one service and its
+// checks per local process.
 func RenderSynapse(in SynapseInput) (Container, error) {
 	hs, err := RenderHomeserver(in.Homeserver)
 	if err != nil {
 		return Container{}, err
 	}
-	files := []File{
+	shared := []File{
 		{Path: HomeserverPath, Content: hs, Mode: 0o644},
 		{Path: LogConfigPath, Content: RenderLogConfig(), Mode: 0o644},
 	}
-	files = append(files, in.Secrets.Files()...)
+	shared = append(shared, in.Secrets.Files()...)
 	if pg := in.Homeserver.Postgres; pg != nil {
-		files = append(files, File{Path: PGPassPath, Content: RenderPGPass(pg), Mode: 0o600})
+		shared = append(shared, File{Path: PGPassPath, Content: RenderPGPass(pg), Mode: 0o600})
 	}
 	if r := in.Homeserver.Redis; r != nil && r.Password != "" {
-		files = append(files, File{Path: SecretsDir + "/redis", Content: []byte(r.Password), Mode: 0o600})
+		shared = append(shared, File{Path: SecretsDir + "/redis", Content: []byte(r.Password), Mode: 0o600})
+	}
+	local := in.Local
+	if local == nil {
+		local = []ClusterProcess{{Name: string(RoleMain), Role: RoleMain}}
 	}
 	addr := in.Homeserver.BindAddress
 	alive := in.Homeserver.Config.AliveCheck
-	layer := Layer{
-		Summary: "Synapse, managed by the synapse charm",
-		Services: map[string]Service{
-			MainService: {
-				Override: "replace",
-				Summary:  "Synapse main process",
-				Command:  "python3 -m synapse.app.homeserver --config-path " + HomeserverPath,
-				Startup:  "enabled",
-				Environment: map[string]string{
-					// Changes exactly when a file this process reads changes.
-					"SYNAPSE_CHARM_CONFIG_HASH": HashFiles(files),
-				},
-				OnCheckFailure: map[string]string{"synapse-alive": "restart"},
-				KillDelay:      "20s",
-			},
-		},
-		Checks: map[string]Check{
-			"synapse-ready": {
-				Override:  "replace",
-				Level:     "ready",
-				Period:    "5s",
-				Timeout:   "3s",
-				Threshold: 3,
-				HTTP:      &HTTPCheck{URL: "http://" + hostPort(addr, ClientPort) + "/health"},
-			},
-			"synapse-alive": {
-				Override:  "replace",
-				Level:     "alive",
-				Period:    alive.Period.String(),
-				Timeout:   alive.Timeout.String(),
-				Threshold: alive.Threshold,
-				TCP:       &TCPCheck{Port: ClientPort, Host: addr},
-			},
+	out := Container{
+		Name:  SynapseContainer,
+		Files: append([]File(nil), shared...),
+		Layer: Layer{
+			Summary:  "Synapse, managed by the synapse charm",
+			Services: map[string]Service{},
+			Checks:   map[string]Check{},
 		},
 	}
-	return Container{
-		Name:        SynapseContainer,
-		Files:       files,
-		Layer:       layer,
-		ReadyChecks: []string{"synapse-ready"},
-	}, nil
+	for _, p := range local {
+		files := shared
+		command := "python3 -m synapse.app.homeserver --config-path " + HomeserverPath
+		summary := "Synapse main process"
+		if p.Role != RoleMain {
+			if _, ok := Spec(p.Role); !ok {
+				return Container{}, fmt.Errorf("render %s: unknown role %q", p.Name, p.Role)
+			}
+			data, err := yaml.Marshal(renderWorkerFile(p, addr))
+			if err != nil {
+				return Container{}, fmt.Errorf("render worker %s: %w", p.Name, err)
+			}
+			wf := File{Path: WorkerConfigPath(p.Name), Content: data, Mode: 0o644}
+			out.Files = append(out.Files, wf)
+			files = append(append([]File(nil), shared...), wf)
+			command = "python3 -m synapse.app.generic_worker --config-path " + HomeserverPath + " --config-path " + wf.Path
+			summary = "Synapse worker " + p.Name
+		}
+		svc := ServiceName(p.Name)
+		httpPort, _, _ := Ports(p.Index)
+		aliveName := svc + "-alive"
+		out.Layer.Services[svc] = Service{
+			Override: "replace",
+			Summary:  summary,
+			Command:  command,
+			Startup:  "enabled",
+			Environment: map[string]string{
+				// Changes exactly when a file this process reads changes.
+				"SYNAPSE_CHARM_CONFIG_HASH": HashFiles(files),
+			},
+			OnCheckFailure: map[string]string{aliveName: "restart"},
+			KillDelay:      "20s",
+		}
+		out.Layer.Checks[ReadyCheckName(p.Name)] = Check{
+			Override:  "replace",
+			Level:     "ready",
+			Period:    "5s",
+			Timeout:   "3s",
+			Threshold: 3,
+			HTTP:      &HTTPCheck{URL: "http://" + hostPort(addr, httpPort) + "/health"},
+		}
+		out.Layer.Checks[aliveName] = Check{
+			Override:  "replace",
+			Level:     "alive",
+			Period:    alive.Period.String(),
+			Timeout:   alive.Timeout.String(),
+			Threshold: alive.Threshold,
+			TCP:       &TCPCheck{Port: httpPort, Host: addr},
+		}
+		out.ReadyChecks = append(out.ReadyChecks, ReadyCheckName(p.Name))
+	}
+	return out, nil
 }
 
 // PublicBaseURL resolves public_baseurl: the configured value, else the

@@ -1,0 +1,70 @@
+package relations
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// synapse-peers: what each unit reports in its own bag. The plan itself
+// lives in the peer application bag (see charm/topology).
+
+// Peer unit bag keys.
+const (
+	PeerKeyAddress           = "address"
+	PeerKeyAppliedGeneration = "applied-generation"
+	PeerKeyReady             = "ready"
+	PeerKeySynapseVersion    = "synapse-version"
+)
+
+// UnitReport is one unit's published state.
+type UnitReport struct {
+	// Address is the unit's stable DNS name, which other processes use.
+	Address string
+	// AppliedGeneration is the plan generation the unit has applied.
+	AppliedGeneration int
+	// Ready is true when every process the plan gives the unit passes its
+	// ready check.
+	Ready bool
+	// SynapseVersion is the Synapse version the unit runs, if known.
+	SynapseVersion string
+}
+
+// Bag renders the report for the unit's bag.
+func (r UnitReport) Bag() map[string]string {
+	return map[string]string{
+		PeerKeyAddress:           r.Address,
+		PeerKeyAppliedGeneration: strconv.Itoa(r.AppliedGeneration),
+		PeerKeyReady:             strconv.FormatBool(r.Ready),
+		PeerKeySynapseVersion:    r.SynapseVersion,
+	}
+}
+
+// ParseUnitReport reads a unit's bag; an empty bag is a unit that has not
+// reported yet, not an error.
+func ParseUnitReport(bag map[string]string) (UnitReport, error) {
+	r := UnitReport{Address: bag[PeerKeyAddress], SynapseVersion: bag[PeerKeySynapseVersion]}
+	if g := bag[PeerKeyAppliedGeneration]; g != "" {
+		n, err := strconv.Atoi(g)
+		if err != nil || n < 0 {
+			return r, fmt.Errorf("applied-generation %q is not a generation", g)
+		}
+		r.AppliedGeneration = n
+	}
+	if s := bag[PeerKeyReady]; s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return r, fmt.Errorf("ready %q is not a boolean", s)
+		}
+		r.Ready = b
+	}
+	return r, nil
+}
+
+// UnitDNSName is the stable name Kubernetes' headless service gives a
+// unit's pod: <app>-<n>.<app>-endpoints.<model>.svc.cluster.local. It
+// survives pod restarts, unlike the pod IP.
+func UnitDNSName(unit, model string) string {
+	app, n, _ := strings.Cut(unit, "/")
+	return fmt.Sprintf("%s-%s.%s-endpoints.%s.svc.cluster.local", app, n, app, model)
+}

@@ -1,0 +1,71 @@
+package relations
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+)
+
+// redis (redis-k8s, charms.redis_k8s.v0.redis): the requirer writes nothing.
+
+// Redis is the Redis server to use.
+type Redis struct {
+	Host string
+	Port int
+	// Password is empty: redis-k8s turns auth off for this interface, but a
+	// provider that sends one is honoured.
+	Password string
+}
+
+// ParseRedis reads the provider's bags. The app bag's leader-host (the
+// master, also after a failover) wins over a unit's hostname, which may be a
+// replica; the port comes from any unit bag that has one.
+func ParseRedis(app map[string]string, units map[string]map[string]string) (*Redis, error) {
+	names := make([]string, 0, len(units))
+	for name := range units {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	host := app["leader-host"]
+	port := 0
+	password := app["password"]
+	for _, name := range names {
+		bag := units[name]
+		if host == "" {
+			host = bag["hostname"]
+		}
+		if port == 0 && bag["port"] != "" {
+			p, err := strconv.Atoi(bag["port"])
+			if err != nil || p < 1 || p > 65535 {
+				return nil, fmt.Errorf("port %q of %s is not a TCP port", bag["port"], name)
+			}
+			port = p
+		}
+		if password == "" {
+			password = bag["password"]
+		}
+	}
+	if host == "" {
+		return nil, ErrNotReady
+	}
+	if port == 0 {
+		port = 6379
+	}
+	if net.ParseIP(host) == nil && !validHost(host) {
+		return nil, fmt.Errorf("host %q is neither an IP address nor a host name", host)
+	}
+	return &Redis{Host: host, Port: port, Password: password}, nil
+}
+
+func validHost(h string) bool {
+	if len(h) == 0 || len(h) > 253 {
+		return false
+	}
+	for _, r := range h {
+		if !(r == '.' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
