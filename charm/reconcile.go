@@ -76,25 +76,72 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if err != nil {
 		return verdict{}, err
 	}
-	if _, err := pc.SysInfo(); err != nil {
-		c.logf("pebble in %s not reachable: %v", workload.SynapseContainer, err)
-		return waiting("waiting for Pebble in the %s container", workload.SynapseContainer), nil
+	_, pebbleErr := pc.SysInfo()
+	if pebbleErr != nil {
+		c.logf("pebble in %s not reachable: %v", workload.SynapseContainer, pebbleErr)
+		pc = nil
 	}
 
 	db, dbNote, v, err := c.database(ctx, s, pc)
 	if err != nil || v != nil {
 		return deref(v), err
 	}
+	redis, v := c.redis(s)
+	if v != nil {
+		return *v, nil
+	}
 
-	want, err := workload.RenderSynapse(workload.SynapseInput{
-		Homeserver: workload.Homeserver{
-			Config:        s.Config,
-			PublicBaseURL: workload.PublicBaseURL(s.Config, ""),
-			BindAddress:   s.Address,
-			Postgres:      db,
-		},
-		Secrets: secrets,
-	})
+	plan, v, err := c.plan(ctx, s, db != nil && redis != nil)
+	if err != nil || v != nil {
+		return deref(v), err
+	}
+	if pc == nil {
+		return waiting("waiting for Pebble in the %s container", workload.SynapseContainer), nil
+	}
+	local := plan.OnUnit(c.ev.Unit)
+	isMain := plan.Main == c.ev.Unit
+	units := len(s.Peer.LiveUnits(c.ev.Unit))
+	if !isMain && len(local) == 0 {
+		// This unit runs nothing: say why, stop whatever it ran before.
+		if _, err := workload.Apply(ctx, pc, workload.Container{Name: workload.SynapseContainer}, c.opts.ChangeTimeout); err != nil {
+			return verdict{}, fmt.Errorf("stop processes: %w: %w", err, ErrRetry)
+		}
+		if err := c.report(ctx, s, plan.Generation, true); err != nil {
+			return verdict{}, err
+		}
+		if missing := missingForCluster(db, redis); missing != "" {
+			return blocked("scaling beyond one unit needs %s: juju integrate %s %s", missing, c.ev.App, strings.Fields(missing)[1]), nil
+		}
+		return waiting("no Synapse process is planned on this unit (max_processes_per_unit reached?)"), nil
+	}
+	if !isMain {
+		main, _ := relations.ParseUnitReport(s.Peer.Units[plan.Main])
+		if main.AppliedGeneration < plan.Generation || !main.Ready {
+			// Workers start only once the main runs this plan: it migrates the
+			// schema first, and workers refuse an unmigrated database.
+			return waiting("main %s has not applied plan %d", plan.Main, plan.Generation), nil
+		}
+	}
+
+	hs := workload.Homeserver{
+		Config:        s.Config,
+		PublicBaseURL: workload.PublicBaseURL(s.Config, ""),
+		BindAddress:   s.Address,
+		Postgres:      db,
+	}
+	var localProcs []workload.ClusterProcess
+	if len(plan.Processes) > 1 {
+		hs.Redis = redis
+		hs.Cluster = &workload.Cluster{}
+		for _, p := range plan.Processes {
+			cp := workload.ClusterProcess{Name: p.Name, Role: p.Role, Host: relations.UnitDNSName(p.Unit, c.ev.Model), Index: p.Index}
+			hs.Cluster.Processes = append(hs.Cluster.Processes, cp)
+			if p.Unit == c.ev.Unit {
+				localProcs = append(localProcs, cp)
+			}
+		}
+	}
+	want, err := workload.RenderSynapse(workload.SynapseInput{Homeserver: hs, Secrets: secrets, Local: localProcs})
 	if err != nil {
 		return blocked("cannot render the Synapse configuration: %v", err), nil
 	}
@@ -118,17 +165,77 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if err != nil {
 		return waiting("cannot read Synapse's state from Pebble: %v", err), nil
 	}
+	ready := len(readiness.Failed) == 0 && len(readiness.NotReady) == 0
+	if err := c.report(ctx, s, plan.Generation, ready); err != nil {
+		return verdict{}, err
+	}
 	if len(readiness.Failed) > 0 {
 		return blocked("synapse process %s keeps failing: see juju debug-log or pebble logs", strings.Join(readiness.Failed, ", ")), nil
 	}
 	if len(readiness.NotReady) > 0 {
 		return waiting("synapse is starting: %s not passing yet", strings.Join(readiness.NotReady, ", ")), nil
 	}
-	msg := "main, 1 process"
+	var msg string
+	if isMain {
+		msg = fmt.Sprintf("main, %d %s", len(local), plural(len(local), "process", "processes"))
+		if units > 1 && len(plan.Processes) == 1 {
+			if missing := missingForCluster(db, redis); missing != "" {
+				msg += "; workers need " + missing
+			}
+		}
+	} else {
+		names := make([]string, 0, len(local))
+		for _, p := range local {
+			names = append(names, p.Name)
+		}
+		msg = "workers: " + strings.Join(names, ", ")
+	}
 	if dbNote != "" {
 		msg += "; " + dbNote
 	}
 	return verdict{juju.Active, msg}, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// missingForCluster names the integrations workers still need.
+func missingForCluster(db *workload.Postgres, redis *workload.Redis) string {
+	switch {
+	case db == nil && redis == nil:
+		return "a postgresql and a redis integration"
+	case db == nil:
+		return "a postgresql integration"
+	case redis == nil:
+		return "a redis integration"
+	}
+	return ""
+}
+
+// report publishes this unit's state in its peer bag, when it changed.
+func (c *charm) report(ctx context.Context, s *Snapshot, generation int, ready bool) error {
+	bag := relations.UnitReport{
+		Address:           relations.UnitDNSName(c.ev.Unit, c.ev.Model),
+		AppliedGeneration: generation,
+		Ready:             ready,
+	}.Bag()
+	changed := map[string]string{}
+	for k, v := range bag {
+		if s.Peer.Own[k] != v {
+			changed[k] = v
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: s.Peer.ID, Data: changed}); err != nil {
+		return fmt.Errorf("report to peers: %w: %w", err, ErrRetry)
+	}
+	return nil
 }
 
 func deref(v *verdict) verdict {
@@ -194,6 +301,9 @@ func (c *charm) database(ctx context.Context, s *Snapshot, pc pebbleClient) (*wo
 	if s.Peer.App[peerKeyDatabaseReady] != marker {
 		if !s.Leader {
 			return nil, "serving on SQLite until the leader has prepared the database", nil, nil
+		}
+		if pc == nil {
+			return nil, "serving on SQLite until Pebble answers", nil, nil
 		}
 		locale, err := workload.PrepareDatabase(ctx, pc, db)
 		if err != nil {

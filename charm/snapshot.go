@@ -29,6 +29,8 @@ type Snapshot struct {
 	Peer *PeerView
 	// Database is the database relation's provider data, nil when not integrated.
 	Database *RelationView
+	// Redis is the redis relation's provider data, nil when not integrated.
+	Redis *RelationView
 }
 
 // PeerView is the peer relation as this unit sees it.
@@ -36,6 +38,19 @@ type PeerView struct {
 	ID string
 	// App is the peer application bag.
 	App map[string]string
+	// Units are the other live units' bags.
+	Units map[string]map[string]string
+	// Own is this unit's bag.
+	Own map[string]string
+}
+
+// LiveUnits returns this unit and its live peers.
+func (p *PeerView) LiveUnits(self string) []string {
+	units := []string{self}
+	for u := range p.Units {
+		units = append(units, u)
+	}
+	return units
 }
 
 // RelationView is one relation to a provider application.
@@ -69,7 +84,24 @@ func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Peer = &PeerView{ID: ids[0], App: app}
+		s.Peer = &PeerView{ID: ids[0], App: app, Units: map[string]map[string]string{}}
+		if s.Peer.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: ids[0], Unit: c.ev.Unit}); err != nil {
+			return nil, err
+		}
+		peers, err := c.tools.RelationList(ctx, ids[0])
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range peers {
+			if u == c.ev.DepartingUnit {
+				continue
+			}
+			bag, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: ids[0], Unit: u})
+			if err != nil {
+				return nil, fmt.Errorf("read peer %s: %w", u, err)
+			}
+			s.Peer.Units[u] = bag
+		}
 	}
 	net, err := c.tools.NetworkGet(ctx, PeerEndpoint)
 	if err != nil {
@@ -77,6 +109,9 @@ func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
 	}
 	s.Address = net.BindAddress()
 	if s.Database, err = c.observeRelation(ctx, DatabaseEndpoint, s.Leader, false); err != nil {
+		return nil, err
+	}
+	if s.Redis, err = c.observeRelation(ctx, RedisEndpoint, false, true); err != nil {
 		return nil, err
 	}
 	return s, nil
