@@ -220,6 +220,7 @@ func missingForCluster(db *workload.Postgres, redis *workload.Redis) string {
 func (c *charm) report(ctx context.Context, s *Snapshot, generation int, ready bool) error {
 	bag := relations.UnitReport{
 		Address:           relations.UnitDNSName(c.ev.Unit, c.ev.Model),
+		IP:                s.Address,
 		AppliedGeneration: generation,
 		Ready:             ready,
 	}.Bag()

@@ -12,6 +12,7 @@ import (
 // Peer unit bag keys.
 const (
 	PeerKeyAddress           = "address"
+	PeerKeyIP                = "ip"
 	PeerKeyAppliedGeneration = "applied-generation"
 	PeerKeyReady             = "ready"
 	PeerKeySynapseVersion    = "synapse-version"
@@ -21,6 +22,9 @@ const (
 type UnitReport struct {
 	// Address is the unit's stable DNS name, which other processes use.
 	Address string
+	// IP is the unit's current address, which nginx uses: a reload is
+	// cheap, and nginx must not fail on a name that does not resolve yet.
+	IP string
 	// AppliedGeneration is the plan generation the unit has applied.
 	AppliedGeneration int
 	// Ready is true when every process the plan gives the unit passes its
@@ -34,6 +38,7 @@ type UnitReport struct {
 func (r UnitReport) Bag() map[string]string {
 	return map[string]string{
 		PeerKeyAddress:           r.Address,
+		PeerKeyIP:                r.IP,
 		PeerKeyAppliedGeneration: strconv.Itoa(r.AppliedGeneration),
 		PeerKeyReady:             strconv.FormatBool(r.Ready),
 		PeerKeySynapseVersion:    r.SynapseVersion,
@@ -43,7 +48,7 @@ func (r UnitReport) Bag() map[string]string {
 // ParseUnitReport reads a unit's bag; an empty bag is a unit that has not
 // reported yet, not an error.
 func ParseUnitReport(bag map[string]string) (UnitReport, error) {
-	r := UnitReport{Address: bag[PeerKeyAddress], SynapseVersion: bag[PeerKeySynapseVersion]}
+	r := UnitReport{Address: bag[PeerKeyAddress], IP: bag[PeerKeyIP], SynapseVersion: bag[PeerKeySynapseVersion]}
 	if g := bag[PeerKeyAppliedGeneration]; g != "" {
 		n, err := strconv.Atoi(g)
 		if err != nil || n < 0 {
