@@ -23,7 +23,31 @@ type Homeserver struct {
 	Redis *Redis
 	// Cluster is the application's processes; nil means a monolith.
 	Cluster *Cluster
+	// Media is the S3 bucket behind the media store; nil keeps media local.
+	Media *S3Media
 }
+
+// S3Media is the bucket of the S3 storage provider. The credentials are
+// not rendered into homeserver.yaml: boto3 reads them from a shared
+// credentials file of mode 0600 named by the service environment.
+type S3Media struct {
+	Bucket    string
+	Endpoint  string
+	Region    string
+	Prefix    string
+	PathStyle bool
+	AccessKey string
+	SecretKey string
+}
+
+// Files holding the S3 credentials and client config for boto3.
+const (
+	AWSCredentialsPath = SecretsDir + "/aws-credentials"
+	AWSConfigPath      = SecretsDir + "/aws-config"
+)
+
+// S3ProviderModule is the media storage provider Synapse loads.
+const S3ProviderModule = "s3_storage_provider.S3StorageProviderBackend"
 
 // Postgres is a PostgreSQL database. The password is not rendered into
 // homeserver.yaml: libpq reads it from a passfile of mode 0600.
@@ -168,6 +192,25 @@ func RenderHomeserver(h Homeserver) ([]byte, error) {
 		}
 		doc["redis"] = redis
 	}
+	if m := h.Media; m != nil {
+		cfg := map[string]any{"bucket": m.Bucket}
+		if m.Endpoint != "" {
+			cfg["endpoint_url"] = m.Endpoint
+		}
+		if m.Region != "" {
+			cfg["region_name"] = m.Region
+		}
+		if m.Prefix != "" {
+			cfg["prefix"] = m.Prefix
+		}
+		doc["media_storage_providers"] = []any{map[string]any{
+			"module":            S3ProviderModule,
+			"store_local":       true,
+			"store_remote":      true,
+			"store_synchronous": true,
+			"config":            cfg,
+		}}
+	}
 	if h.Cluster != nil {
 		h.Cluster.sharedWorkerConfig(doc)
 		_, repl, _ := Ports(0)
@@ -183,6 +226,21 @@ func RenderHomeserver(h Homeserver) ([]byte, error) {
 		return nil, fmt.Errorf("render homeserver.yaml: %w", err)
 	}
 	return append([]byte("# Rendered by the synapse charm. Local edits are overwritten.\n"), out...), nil
+}
+
+// RenderAWSFiles renders the boto3 shared credentials and config files.
+func RenderAWSFiles(m *S3Media) []File {
+	conf := "[default]\n"
+	if m.Region != "" {
+		conf += "region = " + m.Region + "\n"
+	}
+	if m.PathStyle {
+		conf += "s3 =\n    addressing_style = path\n"
+	}
+	return []File{
+		{Path: AWSCredentialsPath, Content: []byte("[default]\naws_access_key_id = " + m.AccessKey + "\naws_secret_access_key = " + m.SecretKey + "\n"), Mode: 0o600},
+		{Path: AWSConfigPath, Content: []byte(conf), Mode: 0o600},
+	}
 }
 
 // RenderPGPass renders a libpq passfile line for the database.

@@ -45,6 +45,12 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 	if r := in.Homeserver.Redis; r != nil && r.Password != "" {
 		shared = append(shared, File{Path: SecretsDir + "/redis", Content: []byte(r.Password), Mode: 0o600})
 	}
+	env := map[string]string{}
+	if m := in.Homeserver.Media; m != nil {
+		shared = append(shared, RenderAWSFiles(m)...)
+		env["AWS_SHARED_CREDENTIALS_FILE"] = AWSCredentialsPath
+		env["AWS_CONFIG_FILE"] = AWSConfigPath
+	}
 	local := in.Local
 	if local == nil {
 		local = []ClusterProcess{{Name: string(RoleMain), Role: RoleMain}}
@@ -82,14 +88,11 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 		httpPort, _, _ := Ports(p.Index)
 		aliveName := svc + "-alive"
 		out.Layer.Services[svc] = Service{
-			Override: "replace",
-			Summary:  summary,
-			Command:  command,
-			Startup:  "enabled",
-			Environment: map[string]string{
-				// Changes exactly when a file this process reads changes.
-				"SYNAPSE_CHARM_CONFIG_HASH": HashFiles(files),
-			},
+			Override:       "replace",
+			Summary:        summary,
+			Command:        command,
+			Startup:        "enabled",
+			Environment:    serviceEnv(env, HashFiles(files)),
 			OnCheckFailure: map[string]string{aliveName: "restart"},
 			KillDelay:      "20s",
 		}
@@ -132,4 +135,15 @@ func PublicBaseURL(c config.Config, ingressURL string) string {
 
 func hostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func serviceEnv(base map[string]string, hash string) map[string]string {
+	env := map[string]string{
+		// Changes exactly when a file this process reads changes.
+		"SYNAPSE_CHARM_CONFIG_HASH": hash,
+	}
+	for k, v := range base {
+		env[k] = v
+	}
+	return env
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -60,10 +61,14 @@ type ContainerOptions struct {
 // PID 1 of its own PID and mount namespace, chrooted into an overlay of the
 // image. It shares the host's network namespace: services bind to the
 // container's own loopback address (127.x.y.z) directly.
+//
+// Its methods are safe for concurrent use.
 type Container struct {
 	opts   ContainerOptions
-	proc   *process
 	client *client.Client
+
+	mu   sync.Mutex // guards proc across Stop and Restart
+	proc *process
 }
 
 // StartContainer starts a container and returns once its Pebble answers.
@@ -267,7 +272,11 @@ func (c *Container) RootDir() string { return c.rootDir() }
 func (c *Container) UpperDir() string { return c.upperDir() }
 
 // PID is the host PID of the container's Pebble (PID 1 inside).
-func (c *Container) PID() int { return c.proc.pid() }
+func (c *Container) PID() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proc.pid()
+}
 
 func (c *Container) rootDir() string  { return filepath.Join(c.opts.Dir, "root") }
 func (c *Container) upperDir() string { return filepath.Join(c.opts.Dir, "upper") }
@@ -279,6 +288,12 @@ func (c *Container) workDir() string  { return filepath.Join(c.opts.Dir, "work")
 // Stop waits for all of that, then removes the overlay work directory. The
 // upper directory stays for inspection until Restart. Stopping twice is fine.
 func (c *Container) Stop() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stop()
+}
+
+func (c *Container) stop() error {
 	if c.proc == nil {
 		return nil
 	}
@@ -297,7 +312,9 @@ func (c *Container) Stop() error {
 // Binds, and start it again. Pebble comes back with a new boot ID (as PID 1
 // it makes one up) and no layers.
 func (c *Container) Restart(ctx context.Context) error {
-	if err := c.Stop(); err != nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.stop(); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(c.upperDir()); err != nil {

@@ -99,14 +99,14 @@ func pull(c *bed.Container, path string) (string, error) {
 }
 
 // execIn runs a command in a container through Pebble and returns its
-// combined output.
+// standard output.
 func execIn(t *testing.T, c *bed.Container, cmd ...string) string {
 	t.Helper()
-	var out bytes.Buffer
-	p, err := c.Client().Exec(&client.ExecOptions{Command: cmd, Stdout: &out, Stderr: &out, Timeout: time.Minute})
+	var stdout, stderr bytes.Buffer // written concurrently: one each
+	p, err := c.Client().Exec(&client.ExecOptions{Command: cmd, Stdout: &stdout, Stderr: &stderr, Timeout: time.Minute})
 	require.NoError(t, err, "exec %v", cmd)
-	require.NoError(t, p.Wait(), "exec %v: %s", cmd, out.String())
-	return out.String()
+	require.NoError(t, p.Wait(), "exec %v: %s%s", cmd, stdout.String(), stderr.String())
+	return stdout.String()
 }
 
 // replan adds (combines) a layer and replans, waiting for the change.

@@ -2,6 +2,7 @@ package bed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -33,6 +34,8 @@ func CacheDir() string {
 // github.com/canonical/pebble that this module's go.mod pins. It is built
 // once (statically, CGO_ENABLED=0, so it runs in any root) into
 // CacheDir()/bin/pebble-<version>, and rebuilt only if that file is missing.
+// When not root and SYNAPSE_BED_CACHE is unset, a binary in the default
+// cache is used if present, else one is built under os.UserCacheDir().
 // The module root is found by walking up from the working directory (or
 // this package's source directory) to go.mod.
 func PebbleBinary(ctx context.Context) (string, error) {
@@ -47,43 +50,66 @@ func PebbleBinary(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("pebble binary: %w", err)
 	}
-	goBin := goTool()
-	cmd := exec.CommandContext(ctx, goBin, "list", "-m", "-f", "{{.Version}}", "github.com/canonical/pebble")
+	cmd := exec.CommandContext(ctx, goTool(), "list", "-m", "-f", "{{.Version}}", "github.com/canonical/pebble")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("pebble binary: go list -m github.com/canonical/pebble: %w", err)
 	}
 	version := strings.TrimSpace(string(out))
-	binDir := filepath.Join(CacheDir(), "bin")
-	path := filepath.Join(binDir, "pebble-"+version)
-	if _, err := os.Stat(path); err == nil {
-		pebbleBinary.path = path
-		return path, nil
+	name := "pebble-" + version
+	dirs := []string{filepath.Join(CacheDir(), "bin")}
+	if os.Geteuid() != 0 && os.Getenv("SYNAPSE_BED_CACHE") == "" {
+		// Use a root-built binary if there is one, else build our own.
+		if d, err := os.UserCacheDir(); err == nil {
+			dirs = append(dirs, filepath.Join(d, "synapse-bed", "bin"))
+		}
 	}
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return "", fmt.Errorf("pebble binary: %w", err)
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+			pebbleBinary.path = filepath.Join(d, name)
+			return pebbleBinary.path, nil
+		}
 	}
-	unlock, err := lockFile(ctx, filepath.Join(binDir, ".pebble.lock"))
+	var errs []error
+	for _, d := range dirs {
+		path, err := buildPebble(ctx, root, d, name)
+		if err == nil {
+			pebbleBinary.path = path
+			return path, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("pebble binary: %w", errors.Join(errs...))
+}
+
+// buildPebble builds Pebble into dir/name under a lock, unless another
+// process built it while we waited for the lock.
+func buildPebble(ctx context.Context, root, dir, name string) (string, error) {
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	unlock, err := lockFile(ctx, filepath.Join(dir, ".pebble.lock"))
 	if err != nil {
-		return "", fmt.Errorf("pebble binary: %w", err)
+		return "", err
 	}
 	defer unlock()
-	if _, err := os.Stat(path); err != nil { // nobody built it while we waited
-		tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
-		cmd := exec.CommandContext(ctx, goBin, "build", "-o", tmp, "github.com/canonical/pebble/cmd/pebble")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			os.Remove(tmp)
-			return "", fmt.Errorf("pebble binary: go build: %w: %s", err, out)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			os.Remove(tmp)
-			return "", fmt.Errorf("pebble binary: %w", err)
-		}
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
 	}
-	pebbleBinary.path = path
+	tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", tmp, "github.com/canonical/pebble/cmd/pebble")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("go build: %w: %s", err, out)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
 	return path, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -28,6 +29,8 @@ type Postgres struct {
 	bin  string
 	port int
 	cred *syscall.Credential
+
+	mu   sync.Mutex // guards proc across Stop and Restart
 	proc *process
 }
 
@@ -121,7 +124,11 @@ func (pg *Postgres) Host() string { return "127.0.0.1" }
 func (pg *Postgres) Port() int { return pg.port }
 
 // PID is the host PID of the postmaster.
-func (pg *Postgres) PID() int { return pg.proc.pid() }
+func (pg *Postgres) PID() int {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	return pg.proc.pid()
+}
 
 // Exec runs sql (one or more statements) in database db as the superuser
 // through psql, and returns what it printed: unaligned, tuples only, fields
@@ -182,6 +189,12 @@ func (pg *Postgres) DropDatabase(ctx context.Context, name string) error {
 // Stop shuts the server down (fast shutdown: clients are disconnected) and
 // waits for it to exit. The data directory stays. Stopping twice is fine.
 func (pg *Postgres) Stop() error {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	return pg.stop()
+}
+
+func (pg *Postgres) stop() error {
 	if pg.proc == nil {
 		return nil
 	}
@@ -194,7 +207,9 @@ func (pg *Postgres) Stop() error {
 // Restart stops the server and starts it again on the same port with the
 // same data, as a database outage would; clients see their connections drop.
 func (pg *Postgres) Restart(ctx context.Context) error {
-	if err := pg.Stop(); err != nil {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if err := pg.stop(); err != nil {
 		return err
 	}
 	if err := pg.start(ctx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -19,6 +20,8 @@ import (
 type Redis struct {
 	dir  string
 	port int
+
+	mu   sync.Mutex // guards proc across Stop and Restart
 	proc *process
 }
 
@@ -84,7 +87,11 @@ func (r *Redis) Host() string { return "127.0.0.1" }
 func (r *Redis) Port() int { return r.port }
 
 // PID is the host PID of redis-server.
-func (r *Redis) PID() int { return r.proc.pid() }
+func (r *Redis) PID() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.proc.pid()
+}
 
 // Ping sends PING and expects PONG.
 func (r *Redis) Ping(ctx context.Context) error {
@@ -138,6 +145,12 @@ func (r *Redis) Do(ctx context.Context, args ...string) (string, error) {
 // Stop shuts the server down and waits for it to exit. Stopping twice is
 // fine.
 func (r *Redis) Stop() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stop()
+}
+
+func (r *Redis) stop() error {
 	if r.proc == nil {
 		return nil
 	}
@@ -150,7 +163,9 @@ func (r *Redis) Stop() error {
 // Restart stops the server and starts it again, empty, on the same port, as
 // a Redis outage would; clients see their connections drop.
 func (r *Redis) Restart(ctx context.Context) error {
-	if err := r.Stop(); err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.stop(); err != nil {
 		return err
 	}
 	if err := r.start(ctx); err != nil {

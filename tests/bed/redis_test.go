@@ -22,7 +22,6 @@ func startRedis(t *testing.T) *bed.Redis {
 }
 
 func TestRedisPingSetGetRestart(t *testing.T) {
-	bed.RequireRoot(t)
 	ctx := testContext(t, time.Minute)
 	r := startRedis(t)
 
