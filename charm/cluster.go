@@ -34,7 +34,7 @@ func (c *charm) redis(s *Snapshot) (*workload.Redis, *verdict) {
 // plan returns the cluster plan. The leader computes it from the live
 // units and the configuration and publishes it when it changed; every unit
 // renders only from the published plan.
-func (c *charm) plan(ctx context.Context, s *Snapshot, cluster bool) (topology.Plan, *verdict, error) {
+func (c *charm) plan(ctx context.Context, s *Snapshot, cluster, s3Media bool) (topology.Plan, *verdict, error) {
 	var current *topology.Plan
 	if raw := s.Peer.App[peerKeyPlan]; raw != "" {
 		p, err := topology.Decode(raw)
@@ -62,6 +62,7 @@ func (c *charm) plan(ctx context.Context, s *Snapshot, cluster bool) (topology.P
 			Pushers:              s.Config.Pushers,
 			KeepSingletonsOnMain: s.Config.KeepSingletonsOnMain,
 			MaxProcessesPerUnit:  s.Config.MaxProcessesPerUnit,
+			Media:                s3Media,
 		},
 	})
 	if current == nil || next.Generation != current.Generation {

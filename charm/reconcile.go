@@ -90,8 +90,20 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if v != nil {
 		return *v, nil
 	}
+	media, mediaNote, v, err := c.media(ctx, s)
+	if err != nil || v != nil {
+		return deref(v), err
+	}
+	if media != nil && pc != nil {
+		if v, err := c.checkMediaModule(ctx, pc); err != nil || v != nil {
+			if err != nil {
+				return verdict{}, fmt.Errorf("%w: %w", err, ErrRetry)
+			}
+			return *v, nil
+		}
+	}
 
-	plan, v, err := c.plan(ctx, s, db != nil && redis != nil)
+	plan, v, err := c.plan(ctx, s, db != nil && redis != nil, media != nil)
 	if err != nil || v != nil {
 		return deref(v), err
 	}
@@ -128,6 +140,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		PublicBaseURL: workload.PublicBaseURL(s.Config, ""),
 		BindAddress:   s.Address,
 		Postgres:      db,
+		Media:         media,
 	}
 	var localProcs []workload.ClusterProcess
 	if len(plan.Processes) > 1 {
@@ -190,8 +203,10 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		}
 		msg = "workers: " + strings.Join(names, ", ")
 	}
-	if dbNote != "" {
-		msg += "; " + dbNote
+	for _, note := range []string{dbNote, mediaNote} {
+		if note != "" {
+			msg += "; " + note
+		}
 	}
 	return verdict{juju.Active, msg}, nil
 }

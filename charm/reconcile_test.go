@@ -70,13 +70,18 @@ func newUnit(t testing.TB) *unit {
 
 func (u *unit) run(event string) {
 	u.t.Helper()
+	u.runEvent(juju.Event{Name: event, Unit: "synapse/0", App: "synapse", Model: "test"})
+}
+
+func (u *unit) runEvent(ev juju.Event) {
+	u.t.Helper()
 	err := charm.Run(context.Background(), charm.Options{
 		Tools:         juju.New(u.mem),
-		Event:         juju.Event{Name: event, Unit: "synapse/0", App: "synapse", Model: "test"},
+		Event:         ev,
 		ContainersDir: filepath.Join(u.dir, "containers"),
 		ReadyTimeout:  60 * time.Second,
 	})
-	require.NoError(u.t, err, "hook %s", event)
+	require.NoError(u.t, err, "hook %s", ev.Name)
 }
 
 func (u *unit) service() *client.ServiceInfo {

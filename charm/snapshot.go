@@ -31,6 +31,8 @@ type Snapshot struct {
 	Database *RelationView
 	// Redis is the redis relation's provider data, nil when not integrated.
 	Redis *RelationView
+	// Media is the media (s3) relation's provider data, nil when not integrated.
+	Media *RelationView
 }
 
 // PeerView is the peer relation as this unit sees it.
@@ -112,6 +114,9 @@ func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.Redis, err = c.observeRelation(ctx, RedisEndpoint, false, true); err != nil {
+		return nil, err
+	}
+	if s.Media, err = c.observeRelation(ctx, MediaEndpoint, s.Leader, false); err != nil {
 		return nil, err
 	}
 	return s, nil

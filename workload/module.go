@@ -1,0 +1,49 @@
+package workload
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/canonical/pebble/client"
+)
+
+// HasPythonModule reports whether the workload image can import module,
+// by running the image's python3 through Pebble.
+func HasPythonModule(ctx context.Context, c *client.Client, module string) (bool, error) {
+	var stderr bytes.Buffer
+	proc, err := c.Exec(&client.ExecOptions{
+		Command: []string{"python3", "-c", "import " + module},
+		Stderr:  &stderr,
+		Timeout: 30 * time.Second,
+	})
+	if err != nil {
+		return false, fmt.Errorf("check python module %s: %w", module, err)
+	}
+	err = proc.Wait()
+	var exit *client.ExitError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &exit) && strings.Contains(stderr.String(), "ModuleNotFoundError"):
+		return false, nil
+	default:
+		return false, fmt.Errorf("check python module %s: %w: %s", module, err, lastLine(stderr.String()))
+	}
+}
+
+// FileContains reports whether a file in the container contains s; a
+// missing file does not.
+func FileContains(c *client.Client, path, s string) (bool, error) {
+	var buf bytes.Buffer
+	if err := c.Pull(&client.PullOptions{Path: path, Target: &buf}); err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return strings.Contains(buf.String(), s), nil
+}
