@@ -22,6 +22,8 @@ type Client struct {
 	BaseURL string
 	// HTTP does the requests.
 	HTTP *http.Client
+	// ServerName is the homeserver's server_name, for full user IDs.
+	ServerName string
 }
 
 // Error is an error answer from Synapse.
