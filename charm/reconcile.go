@@ -110,6 +110,10 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if pc == nil {
 		return waiting("waiting for Pebble in the %s container", workload.SynapseContainer), nil
 	}
+	version, err := c.synapseVersion(ctx, s, pc)
+	if err != nil {
+		return waiting("cannot run python3 in the %s container: %v", workload.SynapseContainer, err), nil
+	}
 	local := plan.OnUnit(c.ev.Unit)
 	isMain := plan.Main == c.ev.Unit
 	units := len(s.Peer.LiveUnits(c.ev.Unit))
@@ -118,7 +122,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		if _, err := workload.Apply(ctx, pc, workload.Container{Name: workload.SynapseContainer}, c.opts.ChangeTimeout); err != nil {
 			return verdict{}, fmt.Errorf("stop processes: %w: %w", err, ErrRetry)
 		}
-		if err := c.report(ctx, s, plan.Generation, true); err != nil {
+		if err := c.report(ctx, s, plan.Generation, true, version); err != nil {
 			return verdict{}, err
 		}
 		if missing := missingForCluster(db, redis); missing != "" {
@@ -131,7 +135,19 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		if main.AppliedGeneration < plan.Generation || !main.Ready {
 			// Workers start only once the main runs this plan: it migrates the
 			// schema first, and workers refuse an unmigrated database.
+			if err := c.report(ctx, s, s.reportedGeneration(), false, version); err != nil {
+				return verdict{}, err
+			}
 			return waiting("main %s has not applied plan %d", plan.Main, plan.Generation), nil
+		}
+		if main.SynapseVersion != "" && main.SynapseVersion != version {
+			// An upgrade: the main migrates the schema to the new version
+			// first; workers on another version wait (Kubernetes rolls the
+			// highest unit first, so workers usually get the image first).
+			if err := c.report(ctx, s, s.reportedGeneration(), false, version); err != nil {
+				return verdict{}, err
+			}
+			return waiting("upgrade in progress: main %s runs Synapse %s, this unit has %s; workers start after the main migrates", plan.Main, main.SynapseVersion, version), nil
 		}
 	}
 
@@ -179,7 +195,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		return waiting("cannot read Synapse's state from Pebble: %v", err), nil
 	}
 	ready := len(readiness.Failed) == 0 && len(readiness.NotReady) == 0
-	if err := c.report(ctx, s, plan.Generation, ready); err != nil {
+	if err := c.report(ctx, s, plan.Generation, ready, version); err != nil {
 		return verdict{}, err
 	}
 	if len(readiness.Failed) > 0 {
@@ -232,12 +248,13 @@ func missingForCluster(db *workload.Postgres, redis *workload.Redis) string {
 }
 
 // report publishes this unit's state in its peer bag, when it changed.
-func (c *charm) report(ctx context.Context, s *Snapshot, generation int, ready bool) error {
+func (c *charm) report(ctx context.Context, s *Snapshot, generation int, ready bool, version string) error {
 	bag := relations.UnitReport{
 		Address:           relations.UnitDNSName(c.ev.Unit, c.ev.Model),
 		IP:                s.Address,
 		AppliedGeneration: generation,
 		Ready:             ready,
+		SynapseVersion:    version,
 	}.Bag()
 	changed := map[string]string{}
 	for k, v := range bag {
@@ -344,4 +361,34 @@ func (c *charm) database(ctx context.Context, s *Snapshot, pc pebbleClient) (*wo
 		_ = c.tools.Log(ctx, "WARNING", "switching Synapse from SQLite to PostgreSQL: data stored in SQLite (users, rooms) is not migrated")
 	}
 	return db, "", nil, nil
+}
+
+// reportedGeneration is the generation this unit last reported applying.
+func (s *Snapshot) reportedGeneration() int {
+	r, _ := relations.ParseUnitReport(s.Peer.Own)
+	return r.AppliedGeneration
+}
+
+// synapseVersion is the Synapse version of this unit's image: asked from
+// the image when the container may have changed (a new pod, a new image),
+// otherwise the one this unit reported before.
+func (c *charm) synapseVersion(ctx context.Context, s *Snapshot, pc pebbleClient) (string, error) {
+	known := s.Peer.Own[relations.PeerKeySynapseVersion]
+	switch c.ev.Kind() {
+	case "pebble-ready", "upgrade-charm", "install", "start":
+	default:
+		if known != "" {
+			return known, nil
+		}
+	}
+	v, err := workload.SynapseVersion(ctx, pc)
+	if err != nil {
+		return "", err
+	}
+	if v != known {
+		if err := c.tools.ApplicationVersionSet(ctx, v); err != nil {
+			return "", fmt.Errorf("%w: %w", err, ErrRetry)
+		}
+	}
+	return v, nil
 }

@@ -117,6 +117,7 @@ func TestConfigChangedRunsSynapseAndRestartsOnlyOnChange(t *testing.T) {
 	svc := u.service()
 	require.Equal(t, client.StatusActive, svc.Current)
 	assert.Equal(t, 200, u.health(), "Synapse answers /health")
+	assert.Equal(t, "1.160.0", u.mem.ApplicationVersion(), "workload version from the image")
 	hs := u.file("/data/homeserver.yaml")
 	assert.Contains(t, hs, "server_name: test.local")
 	assert.Contains(t, hs, "public_baseurl: http://test.local/")

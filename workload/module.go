@@ -47,3 +47,21 @@ func FileContains(c *client.Client, path, s string) (bool, error) {
 	}
 	return strings.Contains(buf.String(), s), nil
 }
+
+// SynapseVersion asks the image's Synapse for its version.
+func SynapseVersion(ctx context.Context, c *client.Client) (string, error) {
+	var stdout, stderr bytes.Buffer
+	proc, err := c.Exec(&client.ExecOptions{
+		Command: []string{"python3", "-c", "import synapse; print(synapse.__version__)"},
+		Stdout:  &stdout,
+		Stderr:  &stderr,
+		Timeout: 30 * time.Second,
+	})
+	if err != nil {
+		return "", fmt.Errorf("read synapse version: %w", err)
+	}
+	if err := proc.Wait(); err != nil {
+		return "", fmt.Errorf("read synapse version: %w: %s", err, lastLine(stderr.String()))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
