@@ -78,6 +78,9 @@ func Image(ctx context.Context) (string, error) {
 	if imagesReady.paths[img] {
 		return img, nil
 	}
+	if err := EnsureHostPackages(ctx); err != nil {
+		return "", fmt.Errorf("image: %w", err)
+	}
 	if _, err := os.Stat(filepath.Join(img, "usr/bin/synapse_homeserver")); err != nil {
 		if err := buildImage(ctx, img); err != nil {
 			return "", err

@@ -41,6 +41,9 @@ type Postgres struct {
 // cannot traverse gets o+x (for example the 0700 directories of t.TempDir).
 // The superuser is "postgres", with no password.
 func StartPostgres(ctx context.Context, dir string) (*Postgres, error) {
+	if err := EnsureHostPackages(ctx); err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
 	bin, err := postgresBinDir()
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)

@@ -30,6 +30,9 @@ type Redis struct {
 // protected mode off (it listens on loopback only). It returns once the
 // server answers PING.
 func StartRedis(ctx context.Context, dir string) (*Redis, error) {
+	if err := EnsureHostPackages(ctx); err != nil {
+		return nil, fmt.Errorf("start redis: %w", err)
+	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("start redis: %w (apt-get install redis-server)", err)
 	}
