@@ -111,3 +111,32 @@ func TestDatabaseWithTablesAndWrongLocaleBlocks(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDatabaseRemovedKeepsTheLastConfig: removing the database relation
+// from a unit running on PostgreSQL blocks with the fix named and leaves
+// Synapse running on its last good configuration, never an empty SQLite.
+func TestDatabaseRemovedKeepsTheLastConfig(t *testing.T) {
+	ctx := context.Background()
+	u := newUnit(t)
+	pg := startPostgres(t)
+	u.run("config-changed")
+	require.NoError(t, pg.CreateRole(ctx, "relation_id_1", "Abcdefgh12345678", true))
+	require.NoError(t, pg.CreateDatabase(ctx, "synapse", "relation_id_1", true))
+	id := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
+	u.mem.SetRelationData(id, "postgresql-k8s", true, map[string]string{
+		"username": "relation_id_1", "password": "Abcdefgh12345678",
+		"endpoints": pg.Host() + ":" + itoa(pg.Port()), "database": "synapse",
+	})
+	u.run("database-relation-changed")
+	require.Equal(t, juju.Active, u.mem.UnitStatus().Status, u.mem.UnitStatus().Message)
+	running := u.service().CurrentSince
+
+	u.mem.RemoveRelation(id)
+	u.run("database-relation-broken")
+	st := u.mem.UnitStatus()
+	assert.Equal(t, juju.Blocked, st.Status)
+	assert.Contains(t, st.Message, "juju integrate synapse postgresql-k8s")
+	assert.Equal(t, running, u.service().CurrentSince, "no restart")
+	assert.Contains(t, u.file("/data/homeserver.yaml"), "psycopg2", "still configured for PostgreSQL")
+	assert.Equal(t, 200, u.health())
+}

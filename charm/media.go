@@ -13,6 +13,10 @@ import (
 // MediaEndpoint is the s3 relation for the media store.
 const MediaEndpoint = "media"
 
+// peerKeyMediaBucket remembers, in the peer app bag, the bucket media went
+// to, so the status can say what is missing once S3 is removed.
+const peerKeyMediaBucket = "media-bucket"
+
 // s3ProviderPythonModule is what the image must ship for S3 media.
 const s3ProviderPythonModule = "s3_storage_provider"
 

@@ -86,6 +86,14 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if err != nil || v != nil {
 		return deref(v), err
 	}
+	if db == nil && s.Peer.App[peerKeyDatabaseReady] != "" {
+		// Synapse's data lives in PostgreSQL now: falling back to an empty
+		// SQLite would look like data loss. Keep the last good config.
+		if s.Database == nil {
+			return blocked("the database relation was removed; Synapse keeps its last configuration until it is back: juju integrate %s postgresql-k8s", c.ev.App), nil
+		}
+		return waiting("waiting for %s to provide the database credentials again", s.Database.RemoteApp), nil
+	}
 	redis, v := c.redis(s)
 	if v != nil {
 		return *v, nil
@@ -93,6 +101,14 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	media, mediaNote, v, err := c.media(ctx, s)
 	if err != nil || v != nil {
 		return deref(v), err
+	}
+	if media == nil && s.Media == nil && s.Peer.App[peerKeyMediaBucket] != "" {
+		mediaNote = "media stored only in S3 bucket " + s.Peer.App[peerKeyMediaBucket] + " is not served until S3 is integrated again"
+	}
+	if media != nil && s.Leader && s.Peer.App[peerKeyMediaBucket] != media.Bucket {
+		if err := c.setPeerApp(ctx, s, map[string]string{peerKeyMediaBucket: media.Bucket}); err != nil {
+			return verdict{}, err
+		}
 	}
 	if media != nil && pc != nil {
 		if v, err := c.checkMediaModule(ctx, pc); err != nil || v != nil {
