@@ -1,0 +1,55 @@
+package charm_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMetricsEndpointPublishesEveryProcess: the scrape jobs in the relation
+// name every process, and the target answers with Prometheus text.
+func TestMetricsEndpointPublishesEveryProcess(t *testing.T) {
+	u := newUnit(t)
+	id := u.mem.AddRelation("metrics-endpoint", "prometheus-k8s", "prometheus-k8s/0")
+	u.run("config-changed")
+	app := u.mem.RelationData(id, "synapse", true)
+	var jobs []struct {
+		JobName       string `json:"job_name"`
+		MetricsPath   string `json:"metrics_path"`
+		StaticConfigs []struct {
+			Targets []string          `json:"targets"`
+			Labels  map[string]string `json:"labels"`
+		} `json:"static_configs"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(app["scrape_jobs"]), &jobs))
+	require.Len(t, jobs, 1)
+	assert.Equal(t, "synapse-main", jobs[0].JobName)
+	assert.Equal(t, []string{"synapse-0.synapse-endpoints.test.svc.cluster.local:9000"}, jobs[0].StaticConfigs[0].Targets)
+	assert.Equal(t, "main", jobs[0].StaticConfigs[0].Labels["synapse_role"])
+	assert.Contains(t, app["scrape_metadata"], `"application":"synapse"`)
+	assert.Equal(t, u.addr, u.mem.RelationData(id, "synapse/0", false)["prometheus_scrape_unit_address"])
+
+	// The target (reached at the unit's address, as the DNS name would
+	// resolve in the cluster) answers with Prometheus text.
+	resp, err := http.Get("http://" + u.addr + ":9000/_synapse/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.True(t, strings.Contains(string(body), "# TYPE synapse_"), "Prometheus text from Synapse")
+
+	calls := u.mem.TotalCalls()
+	u.run("update-status")
+	setCalls := 0
+	for _, argv := range u.mem.Argv()[calls:] {
+		if len(argv) > 0 && argv[0] == "relation-set" {
+			setCalls++
+		}
+	}
+	assert.Zero(t, setCalls, "nothing rewritten when nothing changed")
+}

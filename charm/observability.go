@@ -1,0 +1,79 @@
+package charm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
+	"github.com/synapse-charm/synapse-k8s-go/relations"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+)
+
+// MetricsEndpoint is the prometheus_scrape relation.
+const MetricsEndpoint = "metrics-endpoint"
+
+// publishMetrics keeps every metrics-endpoint relation up to date: the
+// leader publishes one scrape job per Synapse process of the plan, and
+// every unit publishes its address. Bags are written only when they differ.
+func (c *charm) publishMetrics(ctx context.Context, s *Snapshot, plan topology.Plan) error {
+	ids, err := c.tools.RelationIDs(ctx, MetricsEndpoint)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	var targets []relations.ScrapeTarget
+	for _, p := range plan.Processes {
+		_, _, metrics := workload.Ports(p.Index)
+		targets = append(targets, relations.ScrapeTarget{
+			Unit: p.Unit, Process: p.Name, Role: string(p.Role),
+			Host: relations.UnitDNSName(p.Unit, c.ev.Model), Port: metrics,
+		})
+	}
+	appData := relations.ScrapeAppData(targets, relations.Topology{
+		Model: c.ev.Model, ModelUUID: c.ev.ModelUUID, App: c.ev.App, Unit: c.ev.Unit, CharmName: "synapse",
+	})
+	unitData := relations.ScrapeUnitData(c.ev.Unit, s.Address, relations.UnitDNSName(c.ev.Unit, c.ev.Model))
+	for _, id := range ids {
+		if err := c.setIfChanged(ctx, id, false, unitData); err != nil {
+			return err
+		}
+		if s.Leader {
+			// scrape_metadata names a unit; keep the first one written so a
+			// leader change alone does not rewrite the jobs.
+			if err := c.setIfChanged(ctx, id, true, appData, "scrape_metadata"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setIfChanged writes the keys of data that differ from the bag; keys in
+// keepIfSet are written only when absent.
+func (c *charm) setIfChanged(ctx context.Context, id string, app bool, data map[string]string, keepIfSet ...string) error {
+	owner := c.ev.Unit
+	if app {
+		owner = c.ev.App
+	}
+	have, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: owner, App: app})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", id, err)
+	}
+	keep := map[string]bool{}
+	for _, k := range keepIfSet {
+		keep[k] = true
+	}
+	changed := map[string]string{}
+	for k, v := range data {
+		if have[k] != v && !(keep[k] && have[k] != "") {
+			changed[k] = v
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: id, App: app, Data: changed}); err != nil {
+		return fmt.Errorf("write %s: %w: %w", id, err, ErrRetry)
+	}
+	return nil
+}

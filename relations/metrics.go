@@ -1,0 +1,67 @@
+package relations
+
+import (
+	"encoding/json"
+	"net"
+	"strconv"
+)
+
+// prometheus_scrape (prometheus-k8s, charms.prometheus_k8s.v0.prometheus_scrape).
+
+// ScrapeTarget is one Synapse process to scrape.
+type ScrapeTarget struct {
+	Unit    string
+	Process string
+	Role    string
+	// Host is the unit's stable DNS name.
+	Host string
+	Port int
+}
+
+// Topology is the Juju topology Prometheus labels series with.
+type Topology struct {
+	Model     string `json:"model"`
+	ModelUUID string `json:"model_uuid"`
+	App       string `json:"application"`
+	Unit      string `json:"unit"`
+	CharmName string `json:"charm_name"`
+}
+
+// ScrapeAppData is what the leader writes to the application bag: one job
+// per process with an explicit target (no "*" wildcard, since processes
+// and their ports differ from unit to unit), labelled with the unit,
+// process and role, and the metadata Prometheus needs.
+func ScrapeAppData(targets []ScrapeTarget, topo Topology) map[string]string {
+	jobs := make([]map[string]any, 0, len(targets))
+	for _, t := range targets {
+		jobs = append(jobs, map[string]any{
+			"job_name":     "synapse-" + t.Process,
+			"metrics_path": "/_synapse/metrics",
+			"static_configs": []map[string]any{{
+				"targets": []string{net.JoinHostPort(t.Host, strconv.Itoa(t.Port))},
+				"labels": map[string]string{
+					"juju_unit":       t.Unit,
+					"synapse_process": t.Process,
+					"synapse_role":    t.Role,
+				},
+			}},
+		})
+	}
+	jobsJSON, _ := json.Marshal(jobs)
+	meta, _ := json.Marshal(topo)
+	return map[string]string{
+		"scrape_jobs":     string(jobsJSON),
+		"scrape_metadata": string(meta),
+		"alert_rules":     "{}",
+	}
+}
+
+// ScrapeUnitData is what every unit writes to its own bag.
+func ScrapeUnitData(unit, ip, fqdn string) map[string]string {
+	return map[string]string{
+		"prometheus_scrape_unit_address": ip,
+		"prometheus_scrape_unit_name":    unit,
+		"prometheus_scrape_unit_path":    "",
+		"prometheus_scrape_unit_fqdn":    fqdn,
+	}
+}
