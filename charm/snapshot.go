@@ -82,27 +82,9 @@ func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if len(ids) > 0 {
-		app, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: ids[0], Unit: c.ev.App, App: true})
+		s.Peer, err = c.observePeer(ctx, ids[0])
 		if err != nil {
 			return nil, err
-		}
-		s.Peer = &PeerView{ID: ids[0], App: app, Units: map[string]map[string]string{}}
-		if s.Peer.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: ids[0], Unit: c.ev.Unit}); err != nil {
-			return nil, err
-		}
-		peers, err := c.tools.RelationList(ctx, ids[0])
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range peers {
-			if u == c.ev.DepartingUnit {
-				continue
-			}
-			bag, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: ids[0], Unit: u})
-			if err != nil {
-				return nil, fmt.Errorf("read peer %s: %w", u, err)
-			}
-			s.Peer.Units[u] = bag
 		}
 	}
 	net, err := c.tools.NetworkGet(ctx, PeerEndpoint)
@@ -120,6 +102,38 @@ func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// observePeer reads the peer relation: the app bag, this unit's bag and
+// every live peer's bag. It returns nil before this unit has entered the
+// relation (install and storage-attached run before relation-created).
+func (c *charm) observePeer(ctx context.Context, id string) (*PeerView, error) {
+	app, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true})
+	if juju.IsPermissionDenied(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &PeerView{ID: id, App: app, Units: map[string]map[string]string{}}
+	if p.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit}); err != nil {
+		return nil, err
+	}
+	peers, err := c.tools.RelationList(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range peers {
+		if u == c.ev.DepartingUnit {
+			continue
+		}
+		bag, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: u})
+		if err != nil {
+			return nil, fmt.Errorf("read peer %s: %w", u, err)
+		}
+		p.Units[u] = bag
+	}
+	return p, nil
 }
 
 // observeRelation reads the first relation on endpoint: the remote app bag,

@@ -85,3 +85,11 @@ func IsNotFound(err error) bool {
 	var te *ToolError
 	return errors.As(err, &te) && strings.Contains(te.Stderr, "not found")
 }
+
+// IsPermissionDenied reports whether a hook tool refused access, e.g.
+// relation-get on a relation this unit has not entered yet (install and
+// storage-attached run before relation-created).
+func IsPermissionDenied(err error) bool {
+	var te *ToolError
+	return errors.As(err, &te) && strings.Contains(te.Stderr, "permission denied")
+}
