@@ -17,7 +17,7 @@ const peerKeyPlan = "plan"
 
 // redis returns the Redis server, nil when not integrated or not ready.
 func (c *charm) redis(s *Snapshot) (*workload.Redis, *verdict) {
-	if s.Redis == nil {
+	if s.Redis == nil || s.Redis.Pending {
 		return nil, nil
 	}
 	r, err := relations.ParseRedis(s.Redis.App, s.Redis.Units)

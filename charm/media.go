@@ -28,6 +28,9 @@ func (c *charm) media(ctx context.Context, s *Snapshot) (*workload.S3Media, stri
 	if rel == nil {
 		return nil, "", nil, nil
 	}
+	if rel.Pending {
+		return nil, "joining the media relation", nil, nil
+	}
 	if s.Leader && rel.Local["bucket"] == "" {
 		if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: rel.ID, App: true, Data: relations.S3Request(rel.ID)}); err != nil {
 			return nil, "", nil, fmt.Errorf("request a bucket: %w: %w", err, ErrRetry)

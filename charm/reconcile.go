@@ -149,6 +149,13 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		}
 		return waiting("no Synapse process is planned on this unit (max_processes_per_unit reached?)"), nil
 	}
+	if len(plan.Processes) > 1 {
+		if missing := missingForCluster(db, redis); missing != "" {
+			// The leader saw both, this unit not yet (it is still joining the
+			// relations): rendering now would start processes without them.
+			return waiting("the cluster plan needs %s, which this unit does not see yet", missing), nil
+		}
+	}
 	if !isMain {
 		main, _ := relations.ParseUnitReport(s.Peer.Units[plan.Main])
 		if main.AppliedGeneration < plan.Generation || !main.Ready {
@@ -324,6 +331,9 @@ func (c *charm) database(ctx context.Context, s *Snapshot, pc pebbleClient) (*wo
 	rel := s.Database
 	if rel == nil {
 		return nil, "", nil, nil
+	}
+	if rel.Pending {
+		return nil, "joining the database relation", nil, nil
 	}
 	requested := c.ev.App
 	if s.Leader && rel.Local["database"] == "" {

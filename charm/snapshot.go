@@ -63,6 +63,9 @@ type RelationView struct {
 	App map[string]string
 	// Units are the remote units' bags.
 	Units map[string]map[string]string
+	// Pending is true when this unit has not entered the relation yet
+	// (its relation-created has not run): nothing can be read.
+	Pending bool
 	// Local is our application's bag (what we requested); leader only.
 	Local map[string]string
 }
@@ -153,7 +156,11 @@ func (c *charm) observeRelation(ctx context.Context, endpoint string, leader, wi
 		return nil, err
 	}
 	if v.RemoteApp != "" {
-		if v.App, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: v.RemoteApp, App: true}); err != nil {
+		v.App, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: v.RemoteApp, App: true})
+		if juju.IsPermissionDenied(err) {
+			return &RelationView{ID: id, RemoteApp: v.RemoteApp, Pending: true}, nil
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -46,7 +46,9 @@ func ParseRedis(app map[string]string, units map[string]map[string]string) (*Red
 			password = bag["password"]
 		}
 	}
-	if host == "" {
+	if host == "" || len(units) == 0 {
+		// The port comes only from a unit bag: before any redis unit has
+		// joined, a leader-host alone would render the wrong port.
 		return nil, ErrNotReady
 	}
 	if port == 0 {

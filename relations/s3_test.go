@@ -52,7 +52,9 @@ func TestParseRedis(t *testing.T) {
 	assert.True(t, errors.Is(err, relations.ErrNotReady))
 	_, err = relations.ParseRedis(map[string]string{}, map[string]map[string]string{"redis-k8s/0": {"hostname": "h", "port": "sixty"}})
 	assert.ErrorContains(t, err, "port")
-	_, err = relations.ParseRedis(map[string]string{"leader-host": "bad host!"}, nil)
+	_, err = relations.ParseRedis(map[string]string{"leader-host": "10.0.0.1"}, nil)
+	assert.True(t, errors.Is(err, relations.ErrNotReady), "no redis unit has joined yet: the port is unknown")
+	_, err = relations.ParseRedis(map[string]string{"leader-host": "bad host!"}, map[string]map[string]string{"redis-k8s/0": {"port": "6379"}})
 	assert.ErrorContains(t, err, "host")
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"reflect"
+	"slices"
 	"sort"
 	"time"
 
@@ -28,11 +29,14 @@ type ApplyResult struct {
 	Started []string
 	// Stopped lists services removed from the desired state and stopped.
 	Stopped []string
+	// Reloaded lists running services sent SIGHUP because a file in their
+	// Container.Reload entry was pushed.
+	Reloaded []string
 }
 
 // Changed reports whether anything in the container changed.
 func (r ApplyResult) Changed() bool {
-	return len(r.Pushed) > 0 || r.LayerChanged || len(r.Restarted) > 0 || len(r.Started) > 0 || len(r.Stopped) > 0
+	return len(r.Pushed) > 0 || r.LayerChanged || len(r.Restarted) > 0 || len(r.Started) > 0 || len(r.Stopped) > 0 || len(r.Reloaded) > 0
 }
 
 // Apply brings a container to the desired state with the fewest changes:
@@ -136,7 +140,29 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 			return res, fmt.Errorf("%s %v in %s: %w", step.verb, names, want.Name, err)
 		}
 	}
-	return res, nil
+	return res, reload(c, want, active, &res)
+}
+
+// reload sends SIGHUP to each running service of want.Reload one of whose
+// files was pushed, unless it was (re)started here and read them already.
+func reload(c *client.Client, want Container, active map[string]bool, res *ApplyResult) error {
+	var names []string
+	for name, files := range want.Reload {
+		if !active[name] || slices.Contains(res.Restarted, name) || slices.Contains(res.Started, name) {
+			continue
+		}
+		if slices.ContainsFunc(files, func(f string) bool { return slices.Contains(res.Pushed, f) }) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := c.SendSignal(&client.SendSignalOptions{Signal: "SIGHUP", Services: []string{name}}); err != nil {
+			return fmt.Errorf("reload %s in %s: %w", name, want.Name, err)
+		}
+		res.Reloaded = append(res.Reloaded, name)
+	}
+	return nil
 }
 
 func waitChange(c *client.Client, start func() (string, error), timeout time.Duration) error {

@@ -69,4 +69,7 @@ type Container struct {
 	Layer Layer
 	// ReadyChecks names the ready checks whose passing means the unit serves.
 	ReadyChecks []string
+	// Reload maps a service to the files whose change it applies on SIGHUP,
+	// not a restart (nginx); such a service's environment carries no hash.
+	Reload map[string][]string
 }

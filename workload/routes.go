@@ -1,0 +1,401 @@
+package workload
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// The endpoint routing table of Synapse 1.160, as data: which pool of
+// processes serves which request. nginx.conf is rendered from it (see
+// nginx.go), and the tests check its invariants.
+//
+// The regexes are those of docs/workers.md of Synapse 1.157.1 (copied in
+// ../shared/reference/synapse-workers.md §8), kept as written there. They
+// were checked against 1.160.0, the pinned release: every row below is
+// registered on a generic worker by synapse/_scripts/generate_workers_map.py
+// of 1.160.0, and the 1.158-1.160 changelogs change no worker endpoint.
+// Only paths that workers register go to workers; everything else (SSO,
+// the admin API except the worker-capable rows, the servlets of
+// synapse/rest/__init__.py's skip list) falls through to main. Re-check on
+// every Synapse upgrade: upstream has no machine-readable table
+// (element-hq/synapse#12139).
+
+// Pool is a set of processes that serve the same requests. Pools other
+// than main hold the processes of every unit.
+type Pool string
+
+// Pools.
+const (
+	// PoolMain is the main process. Requests that match no row go there.
+	PoolMain Pool = "main"
+	// PoolGeneric is every generic worker, round robin.
+	PoolGeneric Pool = "generic"
+	// PoolSync is every generic worker, hashed by the user of the access
+	// token: /sync, /events, /initialSync and sliding sync.
+	PoolSync Pool = "sync"
+	// PoolFederationInbound is every generic worker, hashed by the origin
+	// server: inbound federation transactions.
+	PoolFederationInbound Pool = "federation-inbound"
+	// PoolRoom is every generic worker, hashed by the room in the path:
+	// event sending and /messages.
+	PoolRoom Pool = "room"
+	// PoolMedia is the media worker, or main when there is none.
+	PoolMedia Pool = "media"
+	// PoolNone is nobody: nginx answers 404 itself.
+	PoolNone Pool = "none"
+)
+
+// StreamPool is the pool of the workers that write a stream
+// (stream_writers.<stream>).
+func StreamPool(stream string) Pool { return Pool("stream-" + stream) }
+
+// Stream returns the stream of a stream pool, or "".
+func (p Pool) Stream() string {
+	s, _ := strings.CutPrefix(string(p), "stream-")
+	if s == string(p) {
+		return ""
+	}
+	return s
+}
+
+// Affinity is how a pool chooses one of its processes.
+type Affinity string
+
+// Affinities (synapse-workers.md §9).
+const (
+	// AffinityNone balances round robin.
+	AffinityNone Affinity = "round-robin"
+	// AffinityUser hashes the localpart in the access token
+	// (syt_<localpart>_...), from the Authorization header or the
+	// access_token query parameter, so one user's syncs stay on one worker
+	// (per-user caches; element-hq/synapse#19647).
+	AffinityUser Affinity = "user"
+	// AffinityOrigin hashes the origin server of a federation request (the
+	// X-Matrix Authorization header), falling back to the client address,
+	// so one remote server's transactions stay on one worker.
+	AffinityOrigin Affinity = "origin"
+	// AffinityRoom hashes the room ID in the path, so one room's events
+	// and pagination stay on one worker (required for /messages, #11717).
+	AffinityRoom Affinity = "room"
+)
+
+// PoolSpec says which processes make up a pool and how it balances.
+type PoolSpec struct {
+	Pool Pool
+	// Role of the processes in the pool; empty for a stream pool.
+	Role Role
+	// Stream whose writers make up the pool; empty unless a stream pool.
+	Stream string
+	// Affinity chooses a process for each request.
+	Affinity Affinity
+	// FallbackToMain sends a request to main when no process of the pool
+	// answers. Main registers every worker route; it cannot serve media
+	// when a media worker exists (enable_media_repo is false on main).
+	FallbackToMain bool
+}
+
+// Pools is the pool table. Stream pools are not listed: see SpecOf.
+var Pools = []PoolSpec{
+	{Pool: PoolGeneric, Role: RoleGeneric, Affinity: AffinityNone, FallbackToMain: true},
+	{Pool: PoolSync, Role: RoleGeneric, Affinity: AffinityUser, FallbackToMain: true},
+	{Pool: PoolFederationInbound, Role: RoleGeneric, Affinity: AffinityOrigin, FallbackToMain: true},
+	{Pool: PoolRoom, Role: RoleGeneric, Affinity: AffinityRoom, FallbackToMain: true},
+	{Pool: PoolMedia, Role: RoleMedia, Affinity: AffinityNone},
+	{Pool: PoolMain, Role: RoleMain, Affinity: AffinityNone},
+}
+
+// SpecOf returns the row of a pool; a stream pool balances round robin
+// over the stream's writers and falls back to main, which can serve any
+// stream-writer route by handing the write over replication.
+func SpecOf(p Pool) (PoolSpec, bool) {
+	for _, s := range Pools {
+		if s.Pool == p {
+			return s, true
+		}
+	}
+	if s := p.Stream(); s != "" {
+		return PoolSpec{Pool: p, Stream: s, Affinity: AffinityNone, FallbackToMain: true}, true
+	}
+	return PoolSpec{}, false
+}
+
+// Route is one row of the routing table.
+type Route struct {
+	// Doc names where the row comes from, e.g. "§8.1 Sync requests".
+	Doc string
+	// Pool serves the requests the row matches.
+	Pool Pool
+	// Paths are regular expressions on the (decoded) request path, as
+	// workers.md writes them. They are valid for both PCRE (nginx) and Go.
+	Paths []string
+	// Methods, when set, limits Pool to these methods (the GET-only rows
+	// of workers.md §8.2); other methods go to the writer of Stream, or to
+	// main when no worker writes it.
+	Methods []string
+	// Stream is the stream the row's requests write, if any: when workers
+	// write it, the requests (other than Methods) go to the writers'
+	// pool; otherwise to Pool (or main, for a GET-only row).
+	Stream string
+}
+
+// readMethods are the methods of a GET-only row: Synapse serves HEAD as GET.
+var readMethods = []string{"GET", "HEAD"}
+
+// Routes is the routing table. No path matches two rows, so the order
+// does not matter; it follows workers.md.
+var Routes = []Route{
+	{Doc: "§8.1 Sync requests", Pool: PoolSync, Paths: []string{
+		`^/_matrix/client/(r0|v3)/sync$`,
+		`^/_matrix/client/(api/v1|r0|v3)/events$`,
+		`^/_matrix/client/(api/v1|r0|v3)/initialSync$`,
+		`^/_matrix/client/(api/v1|r0|v3)/rooms/[^/]+/initialSync$`,
+	}},
+	// §8.7: not in workers.md; SlidingSyncRestServlet is registered on
+	// workers by 1.160.0 (synapse/rest/client/sync.py).
+	{Doc: "§8.7 Sliding sync", Pool: PoolSync, Paths: []string{
+		`^/_matrix/client/unstable/org.matrix.simplified_msc3575/sync$`,
+	}},
+	{Doc: "§8.1 Federation requests", Pool: PoolGeneric, Paths: []string{
+		`^/_matrix/federation/v1/version$`,
+		`^/_matrix/federation/v1/event/`,
+		`^/_matrix/federation/v1/state/`,
+		`^/_matrix/federation/v1/state_ids/`,
+		`^/_matrix/federation/v1/backfill/`,
+		`^/_matrix/federation/v1/get_missing_events/`,
+		`^/_matrix/federation/v1/publicRooms`,
+		`^/_matrix/federation/v1/query/`,
+		`^/_matrix/federation/v1/make_join/`,
+		`^/_matrix/federation/v1/make_leave/`,
+		`^/_matrix/federation/(v1|v2)/send_join/`,
+		`^/_matrix/federation/(v1|v2)/send_leave/`,
+		`^/_matrix/federation/v1/make_knock/`,
+		`^/_matrix/federation/v1/send_knock/`,
+		`^/_matrix/federation/(v1|v2)/invite/`,
+		`^/_matrix/federation/v1/event_auth/`,
+		`^/_matrix/federation/v1/timestamp_to_event/`,
+		`^/_matrix/federation/v1/exchange_third_party_invite/`,
+		`^/_matrix/federation/v1/user/devices/`,
+		`^/_matrix/key/v2/query`,
+		`^/_matrix/federation/v1/hierarchy/`,
+	}},
+	{Doc: "§8.1 Inbound federation transaction request", Pool: PoolFederationInbound, Paths: []string{
+		`^/_matrix/federation/v1/send/`,
+	}},
+	{Doc: "§8.1 Client API requests", Pool: PoolGeneric, Paths: []string{
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/createRoom$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/publicRooms$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/joined_members$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/context/.*$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/members$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/state$`,
+		`^/_matrix/client/v1/rooms/.*/hierarchy$`,
+		`^/_matrix/client/(v1|unstable)/rooms/.*/relations/`,
+		`^/_matrix/client/v1/rooms/.*/threads$`,
+		`^/_matrix/client/unstable/im.nheko.summary/summary/.*$`,
+		`^/_matrix/client/v1/room_summary/.*$`,
+		`^/_matrix/client/(r0|v3|unstable)/account/3pid$`,
+		`^/_matrix/client/(r0|v3|unstable)/account/whoami$`,
+		`^/_matrix/client/(r0|v3|unstable)/account/deactivate$`,
+		// delete_devices and devices: the device_lists row below.
+		`^/_matrix/client/versions$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/voip/turnServer$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/event/`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/joined_rooms$`,
+		`^/_matrix/client/v1/rooms/.*/timestamp_to_event$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable/.*)/rooms/.*/aliases`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/search$`,
+		`^/_matrix/client/(r0|v3|unstable)/user/.*/filter(/|$)`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/directory/room/.*$`,
+		`^/_matrix/client/(r0|v3|unstable)/capabilities$`,
+		`^/_matrix/client/(r0|v3|unstable)/notifications$`,
+	}},
+	{Doc: "§8.1 Admin API requests", Pool: PoolGeneric, Paths: []string{
+		`^/_synapse/admin/v1/rooms/[^/]+$`,
+	}},
+	{Doc: "§8.1 Encryption requests", Pool: PoolGeneric, Paths: []string{
+		`^/_matrix/client/(r0|v3|unstable)/keys/query$`,
+		`^/_matrix/client/(r0|v3|unstable)/keys/changes$`,
+		`^/_matrix/client/(r0|v3|unstable)/keys/claim$`,
+		`^/_matrix/client/(r0|v3|unstable)/room_keys/`,
+		// keys/upload, device_signing/upload, signatures/upload: the
+		// device_lists row below.
+	}},
+	// §8.1 lists these for any generic worker and §8.5 for the device_lists
+	// writers: to the writers when workers write the stream, else to any
+	// generic worker, which hands the write to main over replication.
+	{Doc: "§8.1 and §8.5 device_lists", Pool: PoolGeneric, Stream: "device_lists", Paths: []string{
+		`^/_matrix/client/(r0|v3)/delete_devices$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/devices(/|$)`,
+		`^/_matrix/client/(r0|v3|unstable)/keys/upload`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/keys/device_signing/upload$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/keys/signatures/upload$`,
+	}},
+	{Doc: "§8.1 Registration/login requests", Pool: PoolGeneric, Paths: []string{
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/login$`,
+		`^/_matrix/client/(r0|v3|unstable)/register$`,
+		`^/_matrix/client/(r0|v3|unstable)/register/available$`,
+		`^/_matrix/client/v1/register/m.login.registration_token/validity$`,
+		`^/_matrix/client/(r0|v3|unstable)/password_policy$`,
+	}},
+	{Doc: "§8.1 Event sending requests", Pool: PoolRoom, Paths: []string{
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/redact`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/send`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/state/`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/(join|invite|leave|ban|unban|kick)$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/join/`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/knock/`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/profile/`,
+	}},
+	{Doc: "§8.1 User directory search requests", Pool: PoolGeneric, Paths: []string{
+		`^/_matrix/client/(r0|v3|unstable)/user_directory/search$`,
+	}},
+	// Only the list and /restart: update, cancel and send exist on main
+	// alone (element-hq/element-call#3296).
+	{Doc: "§8.1 Unstable MSC4140 support", Pool: PoolGeneric, Paths: []string{
+		`^/_matrix/client/unstable/org.matrix.msc4140/delayed_events(/.*/restart)?$`,
+	}},
+	{Doc: "§8.2 and §8.5 push_rules", Pool: PoolGeneric, Methods: readMethods, Stream: "push_rules", Paths: []string{
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/pushrules/`,
+	}},
+	{Doc: "§8.2 and §8.5 account_data", Pool: PoolGeneric, Methods: readMethods, Stream: "account_data", Paths: []string{
+		`^/_matrix/client/(r0|v3|unstable)/.*/tags`,
+		`^/_matrix/client/(r0|v3|unstable)/.*/account_data`,
+	}},
+	{Doc: "§8.2 and §8.5 presence", Pool: PoolGeneric, Methods: readMethods, Stream: "presence", Paths: []string{
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/presence/`,
+	}},
+	{Doc: "§8.2 Admin API requests", Pool: PoolGeneric, Methods: readMethods, Paths: []string{
+		`^/_synapse/admin/v2/users/[^/]+$`,
+	}},
+	{Doc: "§8.3 Room pagination", Pool: PoolRoom, Paths: []string{
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/messages$`,
+	}},
+	// SSO state lives in one process's memory (#7530, #9427): main. Listed
+	// so that the table says so; main is also where unmatched paths go.
+	{Doc: "§8.4 SSO", Pool: PoolMain, Paths: []string{
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/login/sso/redirect`,
+		`^/_synapse/client/pick_idp$`,
+		`^/_synapse/client/pick_username`,
+		`^/_synapse/client/new_user_consent$`,
+		`^/_synapse/client/sso_register$`,
+		`^/_synapse/client/oidc/callback$`,
+		`^/_synapse/client/saml2/authn_response$`,
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/login/cas/ticket$`,
+	}},
+	{Doc: "§8.5 typing", Pool: PoolMain, Stream: "typing", Paths: []string{
+		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/typing`,
+	}},
+	{Doc: "§8.5 to_device", Pool: PoolMain, Stream: "to_device", Paths: []string{
+		`^/_matrix/client/(r0|v3|unstable)/sendToDevice/`,
+	}},
+	{Doc: "§8.5 receipts", Pool: PoolMain, Stream: "receipts", Paths: []string{
+		`^/_matrix/client/(r0|v3|unstable)/rooms/.*/receipt`,
+		`^/_matrix/client/(r0|v3|unstable)/rooms/.*/read_markers`,
+	}},
+	// Registered only with experimental_features.msc4306_enabled.
+	{Doc: "§8.5 thread_subscriptions", Pool: PoolMain, Stream: "thread_subscriptions", Paths: []string{
+		`^/_matrix/client/unstable/io.element.msc4306/rooms/.*/thread/.*/subscription$`,
+		`^/_matrix/client/unstable/io.element.msc4308/thread_subscriptions$`,
+	}},
+	// The quarantine endpoints (quarantine_media/, media/quarantine/,
+	// room/*/media/quarantine, user/*/media/quarantine) write the
+	// quarantined_media_changes stream (§8.5) but are registered only where
+	// the media repository loads: in 1.160 they work only on the media
+	// process, which must then be a quarantined_media_changes writer. So
+	// they route with media.
+	{Doc: "§8.6 Media", Pool: PoolMedia, Paths: []string{
+		`^/_matrix/media/`,
+		`^/_matrix/client/v1/media/`,
+		`^/_matrix/federation/v1/media/`,
+		`^/_synapse/admin/v1/purge_media_cache$`,
+		`^/_synapse/admin/v1/room/.*/media.*$`,
+		`^/_synapse/admin/v1/user/.*/media.*$`,
+		`^/_synapse/admin/v1/media/.*$`,
+		`^/_synapse/admin/v1/quarantine_media/.*$`,
+		`^/_synapse/admin/v1/users/.*/media$`,
+	}},
+}
+
+// Unrouted are path prefixes nginx never forwards; it answers 404. The
+// replication listener and metrics have listeners of their own that nginx
+// does not know; these prefixes keep them unreachable even by mistake.
+var Unrouted = []string{"/_synapse/replication", "/_synapse/metrics"}
+
+// Targets returns where the row sends requests, given the streams that
+// workers write: methods (nil for every method) go to pool, and the other
+// methods go to other. other is "" when methods is nil.
+func (r Route) Targets(workerStreams map[string]bool) (methods []string, pool, other Pool) {
+	writer := Pool("")
+	if r.Stream != "" && workerStreams[r.Stream] {
+		writer = StreamPool(r.Stream)
+	}
+	if len(r.Methods) == 0 {
+		if writer != "" {
+			return nil, writer, ""
+		}
+		return nil, r.Pool, ""
+	}
+	if writer == "" {
+		writer = PoolMain
+	}
+	return r.Methods, r.Pool, writer
+}
+
+// PoolFor returns the pool that serves method on the row.
+func (r Route) PoolFor(method string, workerStreams map[string]bool) Pool {
+	methods, pool, other := r.Targets(workerStreams)
+	if methods == nil || slices.Contains(methods, method) {
+		return pool
+	}
+	return other
+}
+
+// Resolve returns the pool that serves a request, as nginx routes it:
+// PoolNone for an unrouted path, the pool of the row that matches, else
+// main. workerStreams holds the streams that workers write.
+func Resolve(method, path string, workerStreams map[string]bool) Pool {
+	for _, prefix := range Unrouted {
+		if strings.HasPrefix(path, prefix) {
+			return PoolNone
+		}
+	}
+	if r, ok := MatchRoute(path); ok {
+		return r.PoolFor(method, workerStreams)
+	}
+	return PoolMain
+}
+
+// MatchRoute returns the row whose regexes match path.
+func MatchRoute(path string) (Route, bool) {
+	for i, res := range compiledRoutes() {
+		for _, re := range res {
+			if re.MatchString(path) {
+				return Routes[i], true
+			}
+		}
+	}
+	return Route{}, false
+}
+
+var compiledRoutes = sync.OnceValue(func() [][]*regexp.Regexp {
+	out := make([][]*regexp.Regexp, len(Routes))
+	for i, r := range Routes {
+		for _, p := range r.Paths {
+			out[i] = append(out[i], regexp.MustCompile(p))
+		}
+	}
+	return out
+})
+
+// WorkerStreams returns the streams that the processes of roles write.
+func WorkerStreams(roles []Role) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range roles {
+		if spec, ok := Spec(r); ok && spec.Stream != "" {
+			out[spec.Stream] = true
+		}
+	}
+	return out
+}
