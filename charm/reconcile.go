@@ -144,6 +144,10 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		if err := c.report(ctx, s, plan.Generation, true, version); err != nil {
 			return verdict{}, err
 		}
+		// The router still serves: every unit accepts any request.
+		if _, err := c.applyNginx(ctx, s, plan); err != nil {
+			return verdict{}, err
+		}
 		if missing := missingForCluster(db, redis); missing != "" {
 			return blocked("scaling beyond one unit needs %s: juju integrate %s %s", missing, c.ev.App, strings.Fields(missing)[1]), nil
 		}
@@ -224,6 +228,13 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if err := c.report(ctx, s, plan.Generation, ready, version); err != nil {
 		return verdict{}, err
 	}
+	nginxNote, err := c.applyNginx(ctx, s, plan)
+	if err != nil {
+		return verdict{}, err
+	}
+	if err := c.openPorts(ctx); err != nil {
+		return verdict{}, err
+	}
 	if len(readiness.Failed) > 0 {
 		return blocked("synapse process %s keeps failing: see juju debug-log or pebble logs", strings.Join(readiness.Failed, ", ")), nil
 	}
@@ -244,6 +255,9 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 			names = append(names, p.Name)
 		}
 		msg = "workers: " + strings.Join(names, ", ")
+	}
+	if nginxNote != "" {
+		return waiting("%s", nginxNote), nil
 	}
 	for _, note := range []string{dbNote, mediaNote} {
 		if note != "" {
@@ -420,4 +434,16 @@ func (c *charm) synapseVersion(ctx context.Context, s *Snapshot, pc pebbleClient
 		}
 	}
 	return v, nil
+}
+
+// openPorts opens nginx's port, the one entry point of every unit, on the
+// hooks where the opened ports may need (re)declaring.
+func (c *charm) openPorts(ctx context.Context) error {
+	switch c.ev.Kind() {
+	case "config-changed", "upgrade-charm", "install":
+		if err := c.tools.OpenPort(ctx, workload.NginxPort, "tcp"); err != nil {
+			return fmt.Errorf("%w: %w", err, ErrRetry)
+		}
+	}
+	return nil
 }

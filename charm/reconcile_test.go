@@ -55,6 +55,15 @@ func newUnit(t testing.TB) *unit {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ct.Stop() })
+	nginx, err := bed.StartContainer(ctx, bed.ContainerOptions{
+		Name:      "synapse-nginx",
+		Image:     img,
+		Dir:       filepath.Join(dir, "n"),
+		SocketDir: filepath.Join(dir, "containers", "synapse-nginx"),
+		HostsFile: hosts,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = nginx.Stop() })
 
 	u := &unit{t: t, mem: jujutest.NewMemory("synapse/0"), container: ct, dir: dir,
 		addr: fmt.Sprintf("127.%d.%d.2", 100+rand.IntN(100), rand.IntN(250))}

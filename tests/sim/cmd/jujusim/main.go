@@ -1,0 +1,164 @@
+// Command jujusim drives the Juju unit-agent simulator (tests/sim) from the
+// command line.
+//
+//	jujusim run [flags] SCENARIO.yaml   run a scenario, print the model as JSON
+//	jujusim up [flags] --units N        bring up a deployment on the real stack and keep it up
+//
+// The scenario format and the output are described in tests/sim/README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	os.Exit(mainCode(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func mainCode(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "run":
+		err = runCommand(ctx, args[1:], stdout, stderr)
+	case "up":
+		err = upCommand(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		usage(stdout)
+		return 0
+	default:
+		usage(stderr)
+		return 2
+	}
+	if err != nil {
+		var ue usageErr
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "jujusim: %v\n", err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "jujusim: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type usageErr struct{ msg string }
+
+func (e usageErr) Error() string { return e.msg }
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  jujusim run [--charm PATH] [--charm-root DIR] [--workload bed|none] [--dir DIR] [--keep] SCENARIO.yaml
+  jujusim up --units N [--charm PATH] [--charm-root DIR] [--dir DIR]
+
+run executes the scenario's steps and prints the model as JSON (juju status
+shape, plus Pebble services and counters). up builds the charm, starts
+PostgreSQL, Redis and S3, deploys N units on real Pebble containers and
+keeps them up until interrupted. See tests/sim/README.md.
+`)
+}
+
+// commonFlags are shared by run and up.
+type commonFlags struct {
+	charm     string
+	charmRoot string
+	workload  string
+	dir       string
+	keep      bool
+	verbose   bool
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.charm, "charm", "", "charm binary to run as dispatch (default: go build ./cmd/charm of this module)")
+	fs.StringVar(&c.charmRoot, "charm-root", "", "directory with charmcraft.yaml/metadata.yaml (default: the module root)")
+	fs.StringVar(&c.dir, "dir", "", "working directory (default: a new directory under /tmp, removed at exit)")
+	fs.BoolVar(&c.keep, "keep", false, "keep the working directory")
+	fs.BoolVar(&c.verbose, "v", false, "log every hook to stderr")
+}
+
+// moduleRoot finds this module's root above the working directory.
+func moduleRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/synapse-charm/synapse-k8s-go") {
+			return d, nil
+		}
+		if d == filepath.Dir(d) {
+			return "", errors.New("not inside the github.com/synapse-charm/synapse-k8s-go module")
+		}
+	}
+}
+
+// buildCharm builds ./cmd/charm of the module into dir/dispatch.
+func buildCharm(ctx context.Context, root, dir string) (string, error) {
+	out := filepath.Join(dir, "dispatch")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/charm")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/charm: %w: %s", err, b)
+	}
+	return out, nil
+}
+
+// resolveCharm returns the charm binary and charm root, building the charm
+// if none was given.
+func (c *commonFlags) resolveCharm(ctx context.Context, scratch string) (charm, root string, err error) {
+	root = c.charmRoot
+	if root == "" || c.charm == "" {
+		modRoot, err := moduleRoot()
+		if err != nil {
+			if c.charm == "" {
+				return "", "", err
+			}
+		} else if root == "" {
+			root = modRoot
+		}
+		if c.charm == "" {
+			charm, err := buildCharm(ctx, modRoot, scratch)
+			if err != nil {
+				return "", "", err
+			}
+			return charm, root, nil
+		}
+	}
+	return c.charm, root, nil
+}
+
+// workDir creates the working directory and returns a cleanup.
+func (c *commonFlags) workDir() (string, func(), error) {
+	if c.dir != "" {
+		if err := os.MkdirAll(c.dir, 0o755); err != nil {
+			return "", nil, err
+		}
+		return c.dir, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", "jujusim-")
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() {
+		if !c.keep {
+			os.RemoveAll(d)
+		}
+	}, nil
+}

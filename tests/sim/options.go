@@ -1,0 +1,90 @@
+package sim
+
+import (
+	"time"
+)
+
+// Options configure a simulated model.
+type Options struct {
+	// Charm is the path of the charm binary, run as the charm's dispatch.
+	// Required.
+	Charm string
+	// CharmRoot is the directory holding the charm's metadata.yaml,
+	// charmcraft.yaml, config.yaml and actions.yaml (any of them may be
+	// missing). Their contents decide the containers, storage, endpoints,
+	// config options and actions; see LoadCharmMeta. Empty means none.
+	CharmRoot string
+	// App is the application name. Default "synapse".
+	App string
+	// ModelName is the model name (the Kubernetes namespace). Default "sim".
+	ModelName string
+	// ModelUUID is the model UUID. Default: random.
+	ModelUUID string
+	// Dir is the simulator's working directory (unit roots, charm
+	// directories, the hosts file). Default: a new directory under /tmp,
+	// removed by Close. Keep it short: Pebble sockets live under it and a
+	// unix socket path may not exceed 107 bytes.
+	Dir string
+	// Workload starts and stops each unit's containers. Default NoWorkload{}.
+	Workload Workload
+	// JujuVersion is JUJU_VERSION. Default "3.6.25". A 4.x version drops
+	// the legacy leader-settings-changed hook.
+	JujuVersion string
+	// HookTimeout bounds one hook or action. Default 5 minutes.
+	HookTimeout time.Duration
+	// MaxHooks bounds the hooks one WaitIdle may run before it fails, to
+	// catch hook loops. Default 500.
+	MaxHooks int
+	// MaxRetries is how many times a failed hook is retried (as Juju does,
+	// with backoff) before WaitIdle gives up and reports it. Default 3.
+	MaxRetries int
+	// RetryDelay is the first retry delay; it doubles on each retry.
+	// Default 100ms.
+	RetryDelay time.Duration
+	// HookTool is a prebuilt hooktool binary. Default: built once per
+	// process with "go build" from this module.
+	HookTool string
+	// ExtraEnv is added to every hook's environment (for example GOCOVERDIR
+	// for a coverage build of the charm). It is not something Juju sets.
+	ExtraEnv map[string]string
+	// Logf, if set, receives one line per hook run and per operation.
+	Logf func(format string, args ...any)
+}
+
+const (
+	defaultApp         = "synapse"
+	defaultModelName   = "sim"
+	defaultJujuVersion = "3.6.25"
+)
+
+func (o *Options) withDefaults() Options {
+	out := *o
+	if out.App == "" {
+		out.App = defaultApp
+	}
+	if out.ModelName == "" {
+		out.ModelName = defaultModelName
+	}
+	if out.ModelUUID == "" {
+		out.ModelUUID = newUUID()
+	}
+	if out.Workload == nil {
+		out.Workload = NoWorkload{}
+	}
+	if out.JujuVersion == "" {
+		out.JujuVersion = defaultJujuVersion
+	}
+	if out.HookTimeout == 0 {
+		out.HookTimeout = 5 * time.Minute
+	}
+	if out.MaxHooks == 0 {
+		out.MaxHooks = 500
+	}
+	if out.MaxRetries == 0 {
+		out.MaxRetries = 3
+	}
+	if out.RetryDelay == 0 {
+		out.RetryDelay = 100 * time.Millisecond
+	}
+	return out
+}
