@@ -29,6 +29,13 @@ type Plan struct {
 	Main string `json:"main"`
 	// Processes are every Synapse process, the main first, then by name.
 	Processes []Process `json:"processes"`
+	// Deferred are slots the configuration asks for that fitted on no unit
+	// when they were placed: their duty stays with the main. They are
+	// placed again only when the configuration changes, never as a side
+	// effect of scaling, because moving a duty off the main restarts it.
+	Deferred []string `json:"deferred,omitempty"`
+	// Settings fingerprints the configuration the slots were placed for.
+	Settings string `json:"settings,omitempty"`
 }
 
 // Process is one Synapse process: the main, or a worker slot.
@@ -81,8 +88,14 @@ func Compute(v View) Plan {
 	}
 	p := Plan{Version: SchemaVersion, Main: chooseMain(v, live, units)}
 	p.Processes = []Process{{Name: string(workload.RoleMain), Role: workload.RoleMain, Unit: p.Main, Index: 0}}
-	if v.Cluster && len(units) > 1 {
-		p.Processes = append(p.Processes, placeWorkers(v, p.Main, live, units)...)
+	if v.Cluster {
+		// With PostgreSQL and Redis the application is a cluster even on one
+		// unit: its duties move to worker slots now, so that scaling up later
+		// only adds generic workers and restarts nothing.
+		p.Settings = v.Settings.fingerprint()
+		workers, deferred := placeWorkers(v, p.Main, live, units)
+		p.Processes = append(p.Processes, workers...)
+		p.Deferred = deferred
 	}
 	sortProcesses(p.Processes)
 	p.Generation = 1
@@ -127,7 +140,11 @@ func wanted(s Settings) []string {
 	return names
 }
 
-func placeWorkers(v View, main string, live map[string]bool, units []string) []Process {
+func (s Settings) fingerprint() string {
+	return fmt.Sprintf("e%d.f%d.p%d.k%t.m%d.s%t", s.EventPersisters, s.FederationSenders, s.Pushers, s.KeepSingletonsOnMain, s.MaxProcessesPerUnit, s.Media)
+}
+
+func placeWorkers(v View, main string, live map[string]bool, units []string) ([]Process, []string) {
 	capacity := v.Settings.MaxProcessesPerUnit
 	if capacity < 1 {
 		capacity = 1
@@ -204,22 +221,38 @@ func placeWorkers(v View, main string, live map[string]bool, units []string) []P
 	}
 
 	// Orphaned and new slots go to the least-loaded non-main unit with room,
-	// then to the main unit; a slot that fits nowhere stays a duty of main.
+	// then to the main unit; a slot that fits nowhere stays a duty of main
+	// (deferred). Deferred slots are retried only when the configuration
+	// changed, so scaling never moves a duty off the main.
+	var deferredBefore []string
+	retry := true
+	if v.Current != nil && len(v.Current.Processes) > 1 {
+		deferredBefore = v.Current.Deferred
+		retry = v.Current.Settings != v.Settings.fingerprint()
+	}
+	var deferred []string
 	toPlace := orphans
 	for _, name := range wanted(v.Settings) {
-		if !placed[name] && !contains(orphans, name) {
-			toPlace = append(toPlace, name)
+		if placed[name] || contains(orphans, name) {
+			continue
 		}
+		if contains(deferredBefore, name) && !retry {
+			deferred = append(deferred, name)
+			continue
+		}
+		toPlace = append(toPlace, name)
 	}
 	sort.SliceStable(toPlace, func(i, j int) bool { return placementRank(toPlace[i]) < placementRank(toPlace[j]) })
 	for _, name := range toPlace {
 		unit := leastLoaded(units, main, load, capacity)
 		if unit == "" {
+			deferred = append(deferred, name)
 			continue
 		}
 		keep(Process{Name: name, Role: roleOf(name), Unit: unit, Index: freeIndex(unit)})
 	}
-	return out
+	sort.Slice(deferred, func(i, j int) bool { return placementRank(deferred[i]) < placementRank(deferred[j]) })
+	return out, deferred
 }
 
 func leastLoaded(units []string, main string, load map[string]int, capacity int) string {
@@ -311,7 +344,8 @@ func sortProcesses(ps []Process) {
 }
 
 func sameLayout(a, b Plan) bool {
-	return a.Main == b.Main && reflect.DeepEqual(a.Processes, b.Processes)
+	return a.Main == b.Main && reflect.DeepEqual(a.Processes, b.Processes) &&
+		reflect.DeepEqual(a.Deferred, b.Deferred) && a.Settings == b.Settings
 }
 
 // OnUnit returns the processes the plan gives unit.

@@ -31,11 +31,38 @@ func layout(p topology.Plan) map[string]string {
 }
 
 func TestOneUnitIsAMonolith(t *testing.T) {
-	p := topology.Compute(topology.View{Units: units(0), Leader: "synapse/0", Cluster: true, Settings: defaults})
+	p := topology.Compute(topology.View{Units: units(0), Leader: "synapse/0", Cluster: false, Settings: defaults})
 	require.NoError(t, p.Validate())
 	assert.Equal(t, "synapse/0", p.Main)
 	assert.Equal(t, map[string]string{"main": "synapse/0"}, layout(p))
 	assert.Equal(t, 1, p.Generation)
+}
+
+// TestOneUnitClusterThenScaleUpRestartsNothing: with PostgreSQL and Redis
+// on one unit, the duties already run as workers on the main unit, so
+// scaling up only adds generic workers: no shared-config change, no
+// restart of anything that runs.
+func TestOneUnitClusterThenScaleUpRestartsNothing(t *testing.T) {
+	v := topology.View{Units: units(0), Leader: "synapse/0", Cluster: true, Settings: defaults}
+	one := topology.Compute(v)
+	require.NoError(t, one.Validate())
+	assert.Equal(t, map[string]string{
+		"main": "synapse/0", "federation-sender-1": "synapse/0", "pusher-1": "synapse/0", "background-1": "synapse/0",
+	}, layout(one))
+	assert.Equal(t, []string{"user-directory-1"}, one.Deferred, "no room left: the user directory stays a duty of main")
+
+	v.Current, v.Units = &one, units(0, 1, 2)
+	three := topology.Compute(v)
+	want := layout(one)
+	want["generic-1"], want["generic-2"] = "synapse/1", "synapse/2"
+	assert.Equal(t, want, layout(three), "scaling adds generic workers only")
+	assert.Equal(t, one.Deferred, three.Deferred, "a deferred duty is not moved by scaling")
+
+	v.Current = &three
+	v.Settings.MaxProcessesPerUnit = 5
+	changed := topology.Compute(v)
+	assert.Contains(t, layout(changed), "user-directory-1", "a configuration change places it")
+	assert.Empty(t, changed.Deferred)
 }
 
 func TestWithoutDatabaseAndRedisTheMainRunsAlone(t *testing.T) {
@@ -179,6 +206,22 @@ func TestPlansStayValidAndStable(t *testing.T) {
 			require.NoError(t, p.Validate(), "run %d step %d", run, step)
 			for _, proc := range p.Processes {
 				require.Contains(t, live, proc.Unit, "process %s on a unit that left", proc.Name)
+			}
+			if current != nil && current.Settings == p.Settings && len(current.Processes) > 1 {
+				// Scaling and leader changes alone add no duty slot: only
+				// slots of a unit that left may be re-placed.
+				departed := map[string]bool{}
+				for _, proc := range current.Processes {
+					if !contains(live, proc.Unit) {
+						departed[proc.Name] = true
+					}
+				}
+				prev := layout(*current)
+				for _, proc := range p.Processes {
+					if _, ok := prev[proc.Name]; !ok && proc.Role != workload.RoleGeneric {
+						require.True(t, departed[proc.Name], "duty slot %s appeared without a configuration change", proc.Name)
+					}
+				}
 			}
 			if current != nil {
 				if contains(live, current.Main) {
