@@ -280,3 +280,13 @@ func smoke(t *testing.T, ctx context.Context, c *matrix.Client) {
 	require.NoError(t, err)
 	require.Equal(t, "media for "+t.Name(), string(data))
 }
+
+// counters returns the hooks run and hook-tool calls made so far, over all
+// units.
+func (d *deployment) counters() (hooks, tools int) {
+	for unit, n := range d.m.Recorder().HookCounts() {
+		hooks += n
+		tools += d.m.Recorder().ToolCallCount(unit, "")
+	}
+	return hooks, tools
+}
