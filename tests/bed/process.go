@@ -2,7 +2,6 @@ package bed
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -130,12 +129,6 @@ func tail(path string) string {
 		lines = lines[len(lines)-15:]
 	}
 	return "log " + path + ":\n" + strings.Join(lines, "\n")
-}
-
-// pidAlive reports whether a process with this PID exists (zombies count).
-func pidAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // withDeadline gives ctx a deadline of d unless it already has an earlier one.
