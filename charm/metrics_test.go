@@ -53,3 +53,22 @@ func TestMetricsEndpointPublishesEveryProcess(t *testing.T) {
 	}
 	assert.Zero(t, setCalls, "nothing rewritten when nothing changed")
 }
+
+// TestIngressSetsPublicBaseURL: the charm publishes nginx's port to the
+// ingress, and public_baseurl follows the URL it gets back unless the
+// operator set one.
+func TestIngressSetsPublicBaseURL(t *testing.T) {
+	u := newUnit(t)
+	u.mem.SetConfig(map[string]any{"server_name": "test.local"})
+	id := u.mem.AddRelation("ingress", "traefik-k8s", "traefik-k8s/0")
+	u.run("ingress-relation-joined")
+	assert.Equal(t, "8080", u.mem.RelationData(id, "synapse", true)["port"])
+	assert.Equal(t, `"synapse"`, u.mem.RelationData(id, "synapse", true)["name"])
+	assert.Equal(t, `"`+u.addr+`"`, u.mem.RelationData(id, "synapse/0", false)["ip"])
+	assert.Contains(t, u.file("/data/homeserver.yaml"), "public_baseurl: https://test.local/")
+
+	u.mem.SetRelationData(id, "traefik-k8s", true, map[string]string{"ingress": `{"url": "https://matrix.example.com/"}`})
+	u.run("ingress-relation-changed")
+	assert.Contains(t, u.file("/data/homeserver.yaml"), "public_baseurl: https://matrix.example.com/")
+	assert.Equal(t, "active", string(u.mem.UnitStatus().Status))
+}

@@ -10,6 +10,34 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
+// IngressEndpoint is the ingress (traefik v2) relation.
+const IngressEndpoint = "ingress"
+
+// ingress publishes what the ingress provider needs (the application and
+// nginx's port from the leader, each unit's address) and returns the URL
+// it published, "" while none.
+func (c *charm) ingress(ctx context.Context, s *Snapshot) (string, *verdict, error) {
+	rel := s.Ingress
+	if rel == nil || rel.Pending {
+		return "", nil, nil
+	}
+	unit := relations.IngressUnitData(relations.UnitDNSName(c.ev.Unit, c.ev.Model), s.Address)
+	if err := c.setIfChanged(ctx, rel.ID, false, unit); err != nil {
+		return "", nil, err
+	}
+	if s.Leader {
+		if err := c.setIfChanged(ctx, rel.ID, true, relations.IngressAppData(c.ev.Model, c.ev.App, workload.NginxPort)); err != nil {
+			return "", nil, err
+		}
+	}
+	url, err := relations.ParseIngressURL(rel.App)
+	if err != nil {
+		v := blocked("ingress relation from %s is malformed: %v", rel.RemoteApp, err)
+		return "", &v, nil
+	}
+	return url, nil, nil
+}
+
 // MetricsEndpoint is the prometheus_scrape relation.
 const MetricsEndpoint = "metrics-endpoint"
 

@@ -119,6 +119,11 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		}
 	}
 
+	ingressURL, v, err := c.ingress(ctx, s)
+	if err != nil || v != nil {
+		return deref(v), err
+	}
+
 	plan, v, err := c.plan(ctx, s, db != nil && redis != nil, media != nil)
 	if err != nil || v != nil {
 		return deref(v), err
@@ -183,7 +188,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 
 	hs := workload.Homeserver{
 		Config:        s.Config,
-		PublicBaseURL: workload.PublicBaseURL(s.Config, ""),
+		PublicBaseURL: workload.PublicBaseURL(s.Config, ingressURL),
 		BindAddress:   s.Address,
 		Postgres:      db,
 		Media:         media,

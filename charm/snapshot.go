@@ -33,6 +33,8 @@ type Snapshot struct {
 	Redis *RelationView
 	// Media is the media (s3) relation's provider data, nil when not integrated.
 	Media *RelationView
+	// Ingress is the ingress relation, nil when not integrated.
+	Ingress *RelationView
 }
 
 // PeerView is the peer relation as this unit sees it.
@@ -102,6 +104,9 @@ func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.Media, err = c.observeRelation(ctx, MediaEndpoint, s.Leader, false); err != nil {
+		return nil, err
+	}
+	if s.Ingress, err = c.observeRelation(ctx, IngressEndpoint, false, false); err != nil {
 		return nil, err
 	}
 	return s, nil

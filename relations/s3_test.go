@@ -67,3 +67,19 @@ func TestUnitReportRoundTrip(t *testing.T) {
 	assert.Error(t, err)
 	assert.Equal(t, "synapse-3.synapse-endpoints.prod.svc.cluster.local", relations.UnitDNSName("synapse/3", "prod"))
 }
+
+func TestIngress(t *testing.T) {
+	app := relations.IngressAppData("prod", "synapse", 8080)
+	assert.Equal(t, `"prod"`, app["model"], "strings are JSON-encoded")
+	assert.Equal(t, `8080`, app["port"])
+	unit := relations.IngressUnitData("synapse-0.synapse-endpoints.prod.svc.cluster.local", "10.1.2.3")
+	assert.Equal(t, `"10.1.2.3"`, unit["ip"])
+	url, err := relations.ParseIngressURL(map[string]string{"ingress": `{"url": "https://matrix.example.com/"}`})
+	require.NoError(t, err)
+	assert.Equal(t, "https://matrix.example.com/", url)
+	url, err = relations.ParseIngressURL(map[string]string{})
+	require.NoError(t, err)
+	assert.Empty(t, url)
+	_, err = relations.ParseIngressURL(map[string]string{"ingress": `not json`})
+	assert.Error(t, err)
+}
