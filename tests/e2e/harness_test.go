@@ -67,6 +67,7 @@ type deployment struct {
 	redis *bed.Redis
 	s3    *bed.S3
 	rels  map[string]int
+	bed   *sim.BedWorkload
 }
 
 func newDeployment(t *testing.T, units int) *deployment {
@@ -78,12 +79,12 @@ func newDeployment(t *testing.T, units int) *deployment {
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	dir, err := os.MkdirTemp("/tmp", "e2e")
 	require.NoError(t, err)
-	d := &deployment{t: t, ctx: ctx, dir: dir, rels: map[string]int{}}
+	d := &deployment{t: t, ctx: ctx, dir: dir, rels: map[string]int{}, bed: &sim.BedWorkload{}}
 	m, err := sim.New(ctx, sim.Options{
 		Charm:     charmBinary,
 		CharmRoot: root,
 		Dir:       filepath.Join(dir, "m"),
-		Workload:  &sim.BedWorkload{},
+		Workload:  d.bed,
 		Logf:      t.Logf,
 	})
 	require.NoError(t, err)
