@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
@@ -146,7 +147,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		if _, err := workload.Apply(ctx, pc, workload.Container{Name: workload.SynapseContainer}, c.opts.ChangeTimeout); err != nil {
 			return verdict{}, fmt.Errorf("stop processes: %w: %w", err, ErrRetry)
 		}
-		if err := c.report(ctx, s, plan.Generation, true, version); err != nil {
+		if err := c.report(ctx, s, plan.Generation, true, version, senderState{plan.SendersEpoch, plan.SendersEpoch}); err != nil {
 			return verdict{}, err
 		}
 		// The router still serves: every unit accepts any request.
@@ -170,7 +171,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		if main.AppliedGeneration < plan.Generation || !main.Ready {
 			// Workers start only once the main runs this plan: it migrates the
 			// schema first, and workers refuse an unmigrated database.
-			if err := c.report(ctx, s, s.reportedGeneration(), false, version); err != nil {
+			if err := c.report(ctx, s, s.reportedGeneration(), false, version, s.reportedSenders()); err != nil {
 				return verdict{}, err
 			}
 			return waiting("main %s has not applied plan %d", plan.Main, plan.Generation), nil
@@ -179,7 +180,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 			// An upgrade: the main migrates the schema to the new version
 			// first; workers on another version wait (Kubernetes rolls the
 			// highest unit first, so workers usually get the image first).
-			if err := c.report(ctx, s, s.reportedGeneration(), false, version); err != nil {
+			if err := c.report(ctx, s, s.reportedGeneration(), false, version, s.reportedSenders()); err != nil {
 				return verdict{}, err
 			}
 			return waiting("upgrade in progress: main %s runs Synapse %s, this unit has %s; workers start after the main migrates", plan.Main, main.SynapseVersion, version), nil
@@ -209,6 +210,10 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if err != nil {
 		return blocked("cannot render the Synapse configuration: %v", err), nil
 	}
+	senders, holdFor := c.sendersBarrier(s, plan)
+	if holdFor != "" {
+		holdSenders(&want, localProcs)
+	}
 	res, err := workload.Apply(ctx, pc, want, c.opts.ChangeTimeout)
 	if err != nil {
 		return verdict{}, fmt.Errorf("apply %s: %w: %w", want.Name, err, ErrRetry)
@@ -230,7 +235,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		return waiting("cannot read Synapse's state from Pebble: %v", err), nil
 	}
 	ready := len(readiness.Failed) == 0 && len(readiness.NotReady) == 0
-	if err := c.report(ctx, s, plan.Generation, ready, version); err != nil {
+	if err := c.report(ctx, s, plan.Generation, ready, version, senders); err != nil {
 		return verdict{}, err
 	}
 	nginxNote, err := c.applyNginx(ctx, s, plan)
@@ -264,6 +269,9 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if nginxNote != "" {
 		return waiting("%s", nginxNote), nil
 	}
+	if holdFor != "" {
+		return waiting("federation senders restart together: waiting for %s to stop its senders (plan %d)", holdFor, plan.Generation), nil
+	}
 	for _, note := range []string{dbNote, mediaNote} {
 		if note != "" {
 			msg += "; " + note
@@ -293,13 +301,15 @@ func missingForCluster(db *workload.Postgres, redis *workload.Redis) string {
 }
 
 // report publishes this unit's state in its peer bag, when it changed.
-func (c *charm) report(ctx context.Context, s *Snapshot, generation int, ready bool, version string) error {
+func (c *charm) report(ctx context.Context, s *Snapshot, generation int, ready bool, version string, senders senderState) error {
 	bag := relations.UnitReport{
 		Address:           relations.UnitDNSName(c.ev.Unit, c.ev.Model),
 		IP:                s.Address,
 		AppliedGeneration: generation,
 		Ready:             ready,
 		SynapseVersion:    version,
+		SendersStopped:    senders.stopped,
+		SendersRunning:    senders.running,
 	}.Bag()
 	changed := map[string]string{}
 	for k, v := range bag {
@@ -451,4 +461,58 @@ func (c *charm) openPorts(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// senderState is the senders epoch a unit has stopped for and runs.
+type senderState struct{ stopped, running int }
+
+func (s *Snapshot) reportedSenders() senderState {
+	r, _ := relations.ParseUnitReport(s.Peer.Own)
+	return senderState{r.SendersStopped, r.SendersRunning}
+}
+
+// sendersBarrier decides whether this unit may start federation senders
+// of the plan's sender set: Synapse requires that every sender of the old
+// set has stopped before any sender of the new set starts. It returns what
+// this unit will report, and the unit it waits for ("" when free to go).
+func (c *charm) sendersBarrier(s *Snapshot, plan topology.Plan) (senderState, string) {
+	epoch := plan.SendersEpoch
+	if s.reportedSenders().running >= epoch {
+		return senderState{epoch, epoch}, ""
+	}
+	for _, p := range plan.Processes {
+		if p.Unit == c.ev.Unit {
+			continue
+		}
+		r, _ := relations.ParseUnitReport(s.Peer.Units[p.Unit])
+		if r.SendersStopped < epoch {
+			// This unit stops its senders now and reports it; it starts the
+			// new set once every unit has.
+			return senderState{epoch, s.reportedSenders().running}, p.Unit
+		}
+	}
+	return senderState{epoch, epoch}, ""
+}
+
+// holdSenders keeps this unit's federation senders stopped (startup
+// disabled, out of the readiness the unit reports).
+func holdSenders(want *workload.Container, local []workload.ClusterProcess) {
+	held := map[string]bool{}
+	for _, p := range local {
+		if p.Role != workload.RoleFederationSend {
+			continue
+		}
+		name := workload.ServiceName(p.Name)
+		svc := want.Layer.Services[name]
+		svc.Startup = "disabled"
+		want.Layer.Services[name] = svc
+		held[workload.ReadyCheckName(p.Name)] = true
+	}
+	var checks []string
+	for _, c := range want.ReadyChecks {
+		if !held[c] {
+			checks = append(checks, c)
+		}
+	}
+	want.ReadyChecks = checks
 }

@@ -16,6 +16,8 @@ const (
 	PeerKeyAppliedGeneration = "applied-generation"
 	PeerKeyReady             = "ready"
 	PeerKeySynapseVersion    = "synapse-version"
+	PeerKeySendersStopped    = "senders-stopped"
+	PeerKeySendersRunning    = "senders-running"
 )
 
 // UnitReport is one unit's published state.
@@ -32,6 +34,11 @@ type UnitReport struct {
 	Ready bool
 	// SynapseVersion is the Synapse version the unit runs, if known.
 	SynapseVersion string
+	// SendersStopped is the senders epoch for which this unit has stopped
+	// every federation sender of the previous set.
+	SendersStopped int
+	// SendersRunning is the senders epoch whose set this unit's senders run.
+	SendersRunning int
 }
 
 // Bag renders the report for the unit's bag.
@@ -42,6 +49,8 @@ func (r UnitReport) Bag() map[string]string {
 		PeerKeyAppliedGeneration: strconv.Itoa(r.AppliedGeneration),
 		PeerKeyReady:             strconv.FormatBool(r.Ready),
 		PeerKeySynapseVersion:    r.SynapseVersion,
+		PeerKeySendersStopped:    strconv.Itoa(r.SendersStopped),
+		PeerKeySendersRunning:    strconv.Itoa(r.SendersRunning),
 	}
 }
 
@@ -49,12 +58,18 @@ func (r UnitReport) Bag() map[string]string {
 // reported yet, not an error.
 func ParseUnitReport(bag map[string]string) (UnitReport, error) {
 	r := UnitReport{Address: bag[PeerKeyAddress], IP: bag[PeerKeyIP], SynapseVersion: bag[PeerKeySynapseVersion]}
-	if g := bag[PeerKeyAppliedGeneration]; g != "" {
-		n, err := strconv.Atoi(g)
-		if err != nil || n < 0 {
-			return r, fmt.Errorf("applied-generation %q is not a generation", g)
+	for key, field := range map[string]*int{
+		PeerKeyAppliedGeneration: &r.AppliedGeneration,
+		PeerKeySendersStopped:    &r.SendersStopped,
+		PeerKeySendersRunning:    &r.SendersRunning,
+	} {
+		if g := bag[key]; g != "" {
+			n, err := strconv.Atoi(g)
+			if err != nil || n < 0 {
+				return r, fmt.Errorf("%s %q is not a generation", key, g)
+			}
+			*field = n
 		}
-		r.AppliedGeneration = n
 	}
 	if s := bag[PeerKeyReady]; s != "" {
 		b, err := strconv.ParseBool(s)

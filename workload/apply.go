@@ -64,7 +64,6 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 	for name, svc := range want.Layer.Services {
 		layer.Services[name] = svc
 	}
-	var stale []string
 	for name, svc := range current.Services {
 		if _, ok := layer.Services[name]; ok || svc.Startup == "disabled" {
 			continue
@@ -73,9 +72,7 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 		svc.Override = "replace"
 		svc.Startup = "disabled"
 		layer.Services[name] = svc
-		stale = append(stale, name)
 	}
-	sort.Strings(stale)
 	var changed []string
 	for name, svc := range layer.Services {
 		if have, ok := current.Services[name]; (!ok || !sameService(have, svc)) && svc.Startup == "enabled" {
@@ -101,11 +98,13 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 	for _, si := range infos {
 		active[si.Name] = si.Current == client.StatusActive
 	}
-	for _, name := range stale {
-		if active[name] {
+	for name, svc := range layer.Services {
+		// Removed services, and services held back (startup disabled), stop.
+		if svc.Startup == "disabled" && active[name] {
 			res.Stopped = append(res.Stopped, name)
 		}
 	}
+	sort.Strings(res.Stopped)
 	isChanged := map[string]bool{}
 	for _, name := range changed {
 		isChanged[name] = true

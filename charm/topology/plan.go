@@ -36,6 +36,11 @@ type Plan struct {
 	Deferred []string `json:"deferred,omitempty"`
 	// Settings fingerprints the configuration the slots were placed for.
 	Settings string `json:"settings,omitempty"`
+	// SendersEpoch is the generation at which the set of federation
+	// senders last changed. Synapse requires every sender to stop before
+	// any starts with a new set; units hold their senders until all units
+	// report they stopped for this epoch.
+	SendersEpoch int `json:"senders_epoch,omitempty"`
 }
 
 // Process is one Synapse process: the main, or a worker slot.
@@ -104,8 +109,23 @@ func Compute(v View) Plan {
 		if !sameLayout(*v.Current, p) {
 			p.Generation++
 		}
+		p.SendersEpoch = v.Current.SendersEpoch
+		if !reflect.DeepEqual(v.Current.senders(), p.senders()) {
+			p.SendersEpoch = p.Generation
+		}
 	}
 	return p
+}
+
+// senders lists the federation senders with their units.
+func (p Plan) senders() []Process {
+	var out []Process
+	for _, proc := range p.Processes {
+		if proc.Role == workload.RoleFederationSend {
+			out = append(out, proc)
+		}
+	}
+	return out
 }
 
 func chooseMain(v View, live map[string]bool, units []string) string {

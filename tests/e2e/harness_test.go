@@ -59,7 +59,7 @@ func run(m *testing.M) int {
 // deployment is one simulated model with the bed's servers behind the
 // simulated provider charms.
 type deployment struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	m     *sim.Model
 	dir   string
@@ -70,7 +70,7 @@ type deployment struct {
 	bed   *sim.BedWorkload
 }
 
-func newDeployment(t *testing.T, units int) *deployment {
+func newDeployment(t testing.TB, units int) *deployment {
 	t.Helper()
 	bed.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
@@ -262,7 +262,7 @@ func planServices(p topology.Plan) map[string][]string {
 
 // smoke runs the Matrix smoke test through base: log in, create a room,
 // send, sync, upload and download media.
-func smoke(t *testing.T, ctx context.Context, c *matrix.Client) {
+func smoke(t testing.TB, ctx context.Context, c *matrix.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
