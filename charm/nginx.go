@@ -13,7 +13,7 @@ import (
 // the units published, and applies it: a changed config reloads nginx, it
 // never restarts it. It returns a note for the status when nginx cannot
 // serve yet, and the readiness of nginx.
-func (c *charm) applyNginx(ctx context.Context, s *Snapshot, plan topology.Plan) (string, error) {
+func (c *charm) applyNginx(ctx context.Context, s *Snapshot, plan topology.Plan, logTargets map[string]workload.LogTarget) (string, error) {
 	in := workload.NginxInput{BindAddress: s.Address, MaxUploadSize: s.Config.MaxUploadSize}
 	for _, p := range plan.Processes {
 		ip := s.Address
@@ -33,6 +33,7 @@ func (c *charm) applyNginx(ctx context.Context, s *Snapshot, plan topology.Plan)
 	if err != nil {
 		return "", fmt.Errorf("render nginx: %w", err)
 	}
+	want.Layer.LogTargets = logTargets
 	pc, err := c.pebble(workload.NginxContainer)
 	if err != nil {
 		return "", err

@@ -38,6 +38,23 @@ func (c *charm) ingress(ctx context.Context, s *Snapshot) (string, *verdict, err
 	return url, nil, nil
 }
 
+// LoggingEndpoint is the loki_push_api relation.
+const LoggingEndpoint = "logging"
+
+// logTargets returns the Pebble log targets forwarding every service's
+// logs to each Loki unit (no promtail: Pebble pushes itself).
+func (c *charm) logTargets(s *Snapshot) (map[string]workload.LogTarget, *verdict) {
+	if s.Logging == nil || s.Logging.Pending {
+		return nil, nil
+	}
+	urls, err := relations.ParseLokiEndpoints(s.Logging.Units)
+	if err != nil {
+		v := blocked("logging relation from %s is malformed: %v", s.Logging.RemoteApp, err)
+		return nil, &v
+	}
+	return workload.LokiTargets(urls, relations.LokiLabels(c.ev.Model, c.ev.ModelUUID, c.ev.App, c.ev.Unit)), nil
+}
+
 // MetricsEndpoint is the prometheus_scrape relation.
 const MetricsEndpoint = "metrics-endpoint"
 

@@ -124,6 +124,10 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if err != nil || v != nil {
 		return deref(v), err
 	}
+	logTargets, v := c.logTargets(s)
+	if v != nil {
+		return *v, nil
+	}
 
 	plan, v, err := c.plan(ctx, s, db != nil && redis != nil, media != nil)
 	if err != nil || v != nil {
@@ -151,7 +155,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 			return verdict{}, err
 		}
 		// The router still serves: every unit accepts any request.
-		if _, err := c.applyNginx(ctx, s, plan); err != nil {
+		if _, err := c.applyNginx(ctx, s, plan, logTargets); err != nil {
 			return verdict{}, err
 		}
 		if missing := missingForCluster(db, redis); missing != "" {
@@ -210,6 +214,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if err != nil {
 		return blocked("cannot render the Synapse configuration: %v", err), nil
 	}
+	want.Layer.LogTargets = logTargets
 	senders, holdFor := c.sendersBarrier(s, plan)
 	if holdFor != "" {
 		holdSenders(&want, localProcs)
@@ -238,7 +243,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if err := c.report(ctx, s, plan.Generation, ready, version, senders); err != nil {
 		return verdict{}, err
 	}
-	nginxNote, err := c.applyNginx(ctx, s, plan)
+	nginxNote, err := c.applyNginx(ctx, s, plan, logTargets)
 	if err != nil {
 		return verdict{}, err
 	}

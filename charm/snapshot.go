@@ -35,6 +35,8 @@ type Snapshot struct {
 	Media *RelationView
 	// Ingress is the ingress relation, nil when not integrated.
 	Ingress *RelationView
+	// Logging is the loki_push_api relation, nil when not integrated.
+	Logging *RelationView
 }
 
 // PeerView is the peer relation as this unit sees it.
@@ -107,6 +109,9 @@ func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.Ingress, err = c.observeRelation(ctx, IngressEndpoint, false, false); err != nil {
+		return nil, err
+	}
+	if s.Logging, err = c.observeRelation(ctx, LoggingEndpoint, false, true); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -83,3 +83,14 @@ func TestIngress(t *testing.T) {
 	_, err = relations.ParseIngressURL(map[string]string{"ingress": `not json`})
 	assert.Error(t, err)
 }
+
+func TestParseLokiEndpoints(t *testing.T) {
+	got, err := relations.ParseLokiEndpoints(map[string]map[string]string{
+		"loki-k8s/0": {"endpoint": `{"url": "http://loki-k8s-0.loki-k8s-endpoints.m.svc.cluster.local:3100/loki/api/v1/push"}`},
+		"loki-k8s/1": {},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"loki-k8s/0": "http://loki-k8s-0.loki-k8s-endpoints.m.svc.cluster.local:3100/loki/api/v1/push"}, got)
+	_, err = relations.ParseLokiEndpoints(map[string]map[string]string{"loki-k8s/0": {"endpoint": "garbage"}})
+	assert.ErrorContains(t, err, "loki-k8s/0")
+}

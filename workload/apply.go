@@ -60,7 +60,19 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 	if err != nil {
 		return res, err
 	}
-	layer := Layer{Summary: want.Layer.Summary, Services: map[string]Service{}, Checks: want.Layer.Checks}
+	layer := Layer{Summary: want.Layer.Summary, Services: map[string]Service{}, Checks: want.Layer.Checks, LogTargets: map[string]LogTarget{}}
+	for name, lt := range want.Layer.LogTargets {
+		layer.LogTargets[name] = lt
+	}
+	for name, lt := range current.LogTargets {
+		if _, ok := layer.LogTargets[name]; ok || (len(lt.Services) == 1 && lt.Services[0] == "-all") {
+			continue
+		}
+		// A Loki unit that left: Pebble cannot delete a target, so it
+		// forwards nothing any more.
+		lt.Override, lt.Services = "replace", []string{"-all"}
+		layer.LogTargets[name] = lt
+	}
 	for name, svc := range want.Layer.Services {
 		layer.Services[name] = svc
 	}
@@ -253,6 +265,16 @@ func planContains(plan, layer Layer) bool {
 	for name, want := range layer.Checks {
 		have, ok := plan.Checks[name]
 		if !ok || !reflect.DeepEqual(normalCheck(have), normalCheck(want)) {
+			return false
+		}
+	}
+	for name, want := range layer.LogTargets {
+		have, ok := plan.LogTargets[name]
+		have.Override, want.Override = "", ""
+		if len(have.Labels) == 0 && len(want.Labels) == 0 {
+			have.Labels, want.Labels = nil, nil
+		}
+		if !ok || !reflect.DeepEqual(have, want) {
 			return false
 		}
 	}

@@ -11,9 +11,32 @@ const LayerLabel = "synapse-charm"
 
 // Layer is a Pebble layer: the subset of the layer schema the charm uses.
 type Layer struct {
-	Summary  string             `yaml:"summary,omitempty"`
-	Services map[string]Service `yaml:"services,omitempty"`
-	Checks   map[string]Check   `yaml:"checks,omitempty"`
+	Summary    string               `yaml:"summary,omitempty"`
+	Services   map[string]Service   `yaml:"services,omitempty"`
+	Checks     map[string]Check     `yaml:"checks,omitempty"`
+	LogTargets map[string]LogTarget `yaml:"log-targets,omitempty"`
+}
+
+// LogTarget forwards services' logs (to Loki).
+type LogTarget struct {
+	Override string            `yaml:"override"`
+	Type     string            `yaml:"type"`
+	Location string            `yaml:"location"`
+	Services []string          `yaml:"services"`
+	Labels   map[string]string `yaml:"labels,omitempty"`
+}
+
+// LokiTargets makes one log target per Loki push URL (keyed by the Loki
+// unit), forwarding every service's logs with the Juju topology labels.
+func LokiTargets(urls map[string]string, labels map[string]string) map[string]LogTarget {
+	if len(urls) == 0 {
+		return nil
+	}
+	out := map[string]LogTarget{}
+	for name, url := range urls {
+		out[name] = LogTarget{Override: "replace", Type: "loki", Location: url, Services: []string{"all"}, Labels: labels}
+	}
+	return out
 }
 
 // Service is a Pebble service definition.
