@@ -72,3 +72,15 @@ func TestIngressSetsPublicBaseURL(t *testing.T) {
 	assert.Contains(t, u.file("/data/homeserver.yaml"), "public_baseurl: https://matrix.example.com/")
 	assert.Equal(t, "active", string(u.mem.UnitStatus().Status))
 }
+
+// TestGrafanaDashboardPublishedOnce: the leader publishes the dashboard,
+// and does not rewrite it (with a new uuid) when nothing changed.
+func TestGrafanaDashboardPublishedOnce(t *testing.T) {
+	u := newUnit(t)
+	id := u.mem.AddRelation("grafana-dashboard", "grafana-k8s", "grafana-k8s/0")
+	u.run("config-changed")
+	first := u.mem.RelationData(id, "synapse", true)["dashboards"]
+	require.Contains(t, first, `"file:synapse"`)
+	u.run("update-status")
+	assert.Equal(t, first, u.mem.RelationData(id, "synapse", true)["dashboards"])
+}

@@ -55,6 +55,40 @@ func (c *charm) logTargets(s *Snapshot) (map[string]workload.LogTarget, *verdict
 	return workload.LokiTargets(urls, relations.LokiLabels(c.ev.Model, c.ev.ModelUUID, c.ev.App, c.ev.Unit)), nil
 }
 
+// DashboardEndpoint is the grafana_dashboard relation.
+const DashboardEndpoint = "grafana-dashboard"
+
+// publishDashboards gives every grafana-dashboard relation the charm's
+// dashboard (leader only), rewriting it only when it changed.
+func (c *charm) publishDashboards(ctx context.Context, s *Snapshot) error {
+	if !s.Leader {
+		return nil
+	}
+	ids, err := c.tools.RelationIDs(ctx, DashboardEndpoint)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	templates, err := relations.DashboardTemplates(relations.Topology{
+		Model: c.ev.Model, ModelUUID: c.ev.ModelUUID, App: c.ev.App, CharmName: "synapse",
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		have, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true})
+		if err != nil {
+			return fmt.Errorf("read %s: %w", id, err)
+		}
+		if relations.TemplatesOf(have["dashboards"]) == templates {
+			continue
+		}
+		if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: id, App: true, Data: map[string]string{"dashboards": relations.DashboardsValue(templates)}}); err != nil {
+			return fmt.Errorf("write %s: %w: %w", id, err, ErrRetry)
+		}
+	}
+	return nil
+}
+
 // MetricsEndpoint is the prometheus_scrape relation.
 const MetricsEndpoint = "metrics-endpoint"
 

@@ -136,6 +136,9 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if err := c.publishMetrics(ctx, s, plan); err != nil {
 		return verdict{}, err
 	}
+	if err := c.publishDashboards(ctx, s); err != nil {
+		return verdict{}, err
+	}
 	if pc == nil {
 		return waiting("waiting for Pebble in the %s container", workload.SynapseContainer), nil
 	}

