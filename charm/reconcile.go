@@ -170,6 +170,9 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		if missing := missingForCluster(db, redis); missing != "" {
 			// The leader saw both, this unit not yet (it is still joining the
 			// relations): rendering now would start processes without them.
+			if err := c.report(ctx, s, s.reportedGeneration(), false, version, s.reportedSenders()); err != nil {
+				return verdict{}, err
+			}
 			return waiting("the cluster plan needs %s, which this unit does not see yet", missing), nil
 		}
 	}
