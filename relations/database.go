@@ -65,6 +65,9 @@ func ParseDatabase(app, secret map[string]string, requested string) (*Database, 
 	if err != nil {
 		return nil, fmt.Errorf("endpoints %q: %w", app["endpoints"], err)
 	}
+	if key := controlIn(map[string]string{"username": user, "password": password, "database": app["database"]}); key != "" {
+		return nil, fmt.Errorf("%s contains a line break or NUL", key)
+	}
 	d := &Database{Host: host, Port: port, Name: requested, User: user, Password: password}
 	if name := app["database"]; name != "" {
 		d.Name = name
@@ -88,7 +91,7 @@ func firstEndpoint(endpoints string) (string, int, error) {
 		return "", 0, fmt.Errorf("not host:port")
 	}
 	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 1 || port > 65535 || host == "" {
+	if err != nil || port < 1 || port > 65535 || !validHostOrIP(host) {
 		return "", 0, fmt.Errorf("bad port or host")
 	}
 	return host, port, nil

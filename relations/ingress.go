@@ -3,7 +3,6 @@ package relations
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 )
 
 // ingress v2 (traefik-k8s, charms.traefik_k8s.v2.ingress): every value is
@@ -45,8 +44,7 @@ func ParseIngressURL(app map[string]string) (string, error) {
 	if err := json.Unmarshal([]byte(raw), &v); err != nil {
 		return "", fmt.Errorf("ingress %q is not JSON with a url", raw)
 	}
-	u, err := url.Parse(v.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+	if !validHTTPURL(v.URL) {
 		return "", fmt.Errorf("ingress url %q is not an http(s) URL", v.URL)
 	}
 	return v.URL, nil

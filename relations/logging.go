@@ -3,7 +3,6 @@ package relations
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"sort"
 )
 
@@ -31,8 +30,7 @@ func ParseLokiEndpoints(units map[string]map[string]string) (map[string]string, 
 		if err := json.Unmarshal([]byte(raw), &v); err != nil {
 			return nil, fmt.Errorf("endpoint of %s is not JSON with a url", name)
 		}
-		u, err := url.Parse(v.URL)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		if !validHTTPURL(v.URL) {
 			return nil, fmt.Errorf("endpoint of %s, %q, is not an http(s) URL", name, v.URL)
 		}
 		out[name] = v.URL

@@ -58,11 +58,16 @@ func (r UnitReport) Bag() map[string]string {
 // reported yet, not an error.
 func ParseUnitReport(bag map[string]string) (UnitReport, error) {
 	r := UnitReport{Address: bag[PeerKeyAddress], IP: bag[PeerKeyIP], SynapseVersion: bag[PeerKeySynapseVersion]}
-	for key, field := range map[string]*int{
-		PeerKeyAppliedGeneration: &r.AppliedGeneration,
-		PeerKeySendersStopped:    &r.SendersStopped,
-		PeerKeySendersRunning:    &r.SendersRunning,
+	// A fixed order: the first bad key is always the one reported.
+	for _, f := range []struct {
+		key   string
+		field *int
+	}{
+		{PeerKeyAppliedGeneration, &r.AppliedGeneration},
+		{PeerKeySendersStopped, &r.SendersStopped},
+		{PeerKeySendersRunning, &r.SendersRunning},
 	} {
+		key, field := f.key, f.field
 		if g := bag[key]; g != "" {
 			n, err := strconv.Atoi(g)
 			if err != nil || n < 0 {

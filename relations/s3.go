@@ -3,7 +3,6 @@ package relations
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -59,14 +58,16 @@ func ParseS3(app, secret map[string]string) (*S3, error) {
 	if access == "" || key == "" || app["bucket"] == "" {
 		return nil, ErrNotReady
 	}
+	if bad := controlIn(map[string]string{"access-key": access, "secret-key": key, "bucket": app["bucket"], "region": app["region"], "path": app["path"]}); bad != "" {
+		return nil, fmt.Errorf("%s contains a line break or NUL", bad)
+	}
 	s := &S3{AccessKey: access, SecretKey: key, Bucket: app["bucket"], Region: app["region"]}
 	if ep := strings.TrimSpace(app["endpoint"]); ep != "" {
 		if !strings.Contains(ep, "://") {
 			// The integrator passes its config verbatim, which may lack a scheme.
 			ep = "https://" + ep
 		}
-		u, err := url.Parse(ep)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		if !validHTTPURL(ep) {
 			return nil, fmt.Errorf("endpoint %q is not an http(s) URL", app["endpoint"])
 		}
 		s.Endpoint = ep

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -146,7 +147,8 @@ func Parse(raw map[string]any) (Config, error) {
 	c.PublicBaseURL = p.str("public_baseurl")
 	if c.PublicBaseURL != "" {
 		u, err := url.Parse(c.PublicBaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" ||
+			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || (u.Port() != "" && !validPort(u.Port())) {
 			p.fail("public_baseurl", fmt.Sprintf("%q must be an absolute http(s) URL such as https://matrix.example.com/", c.PublicBaseURL))
 		} else if !strings.HasSuffix(c.PublicBaseURL, "/") {
 			c.PublicBaseURL += "/"
@@ -231,7 +233,7 @@ func Parse(raw map[string]any) (Config, error) {
 	c.KeepSingletonsOnMain = p.boolean("keep_singletons_on_main")
 	c.MaxProcessesPerUnit = p.count("max_processes_per_unit", 1, 64)
 	c.MaxUploadSize = p.str("max_upload_size")
-	if !sizeRE.MatchString(c.MaxUploadSize) {
+	if !sizeRE.MatchString(c.MaxUploadSize) || !sizeFits(c.MaxUploadSize) {
 		p.fail("max_upload_size", fmt.Sprintf("%q must be a size such as 50M (K, M or G suffix)", c.MaxUploadSize))
 	}
 
@@ -241,19 +243,82 @@ func Parse(raw map[string]any) (Config, error) {
 	return c, nil
 }
 
+// validServerName follows the Matrix spec's server name grammar, which is
+// what Synapse accepts: an IPv6 literal only in brackets, else an IPv4
+// address or a DNS name, then an optional port of 1 to 5 digits.
 func validServerName(s string) bool {
-	host := s
-	if h, port, err := net.SplitHostPort(s); err == nil {
-		n, perr := strconv.Atoi(port)
-		if perr != nil || n < 1 || n > 65535 {
+	host, port := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
 			return false
 		}
-		host = h
-	}
-	if net.ParseIP(host) != nil {
+		ip := net.ParseIP(s[1:end])
+		if ip == nil || ip.To4() != nil {
+			return false
+		}
+		rest := s[end+1:]
+		if rest != "" {
+			if !strings.HasPrefix(rest, ":") {
+				return false
+			}
+			port = rest[1:]
+			if !validPort(port) {
+				return false
+			}
+		}
 		return true
 	}
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		host, port = s[:i], s[i+1:]
+		if !validPort(port) {
+			return false
+		}
+	}
+	if host == "" || strings.Contains(host, ":") {
+		return false
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.To4() != nil
+	}
+	return validDNSName(host)
+}
+
+// validPort is 1 to 5 digits naming a port from 1 to 65535.
+func validPort(p string) bool {
+	if len(p) < 1 || len(p) > 5 {
+		return false
+	}
+	for _, r := range p {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	n, _ := strconv.Atoi(p)
+	return n >= 1 && n <= 65535
+}
+
+func validDNSName(host string) bool {
 	return len(host) <= 253 && hostnameRE.MatchString(host)
+}
+
+// sizeFits reports whether a size such as 50M fits in a signed 64-bit
+// byte count, which nginx requires.
+func sizeFits(size string) bool {
+	digits, shift := size, uint(0)
+	switch size[len(size)-1] {
+	case 'K':
+		shift = 10
+	case 'M':
+		shift = 20
+	case 'G':
+		shift = 30
+	}
+	if shift > 0 {
+		digits = size[:len(size)-1]
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	return err == nil && n <= (1<<63-1)>>shift
 }
 
 type parser struct {
@@ -307,17 +372,20 @@ func (p *parser) number(name string) (float64, bool) {
 	}
 	switch n := v.(type) {
 	case float64:
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			break
+		}
 		return n, true
 	case int:
 		return float64(n), true
 	case int64:
 		return float64(n), true
 	case string:
-		if f, err := strconv.ParseFloat(strings.TrimSpace(n), 64); err == nil {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(n), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return f, true
 		}
 	}
-	p.fail(name, fmt.Sprintf("must be a number, got %v", v))
+	p.fail(name, fmt.Sprintf("must be a finite number, got %v", v))
 	return 0, false
 }
 

@@ -19,6 +19,14 @@ import (
 // with a newer version comes from a newer charm revision and is refused.
 const SchemaVersion = 1
 
+// Bounds a valid plan respects.
+const (
+	// MaxIndex is the highest worker port index on a unit.
+	MaxIndex = 99
+	// MaxGeneration leaves room to count up for the life of any deployment.
+	MaxGeneration = 1 << 48
+)
+
 // Plan is the cluster plan.
 type Plan struct {
 	// Version is the plan's schema version.
@@ -425,6 +433,9 @@ func (p Plan) Validate() error {
 	if p.Version < 1 || p.Generation < 1 || p.Main == "" {
 		return fmt.Errorf("malformed plan: version, generation and main are required")
 	}
+	if p.Generation > MaxGeneration || p.SendersEpoch < 0 || p.SendersEpoch > p.Generation {
+		return fmt.Errorf("malformed plan: generation %d or senders epoch %d out of range", p.Generation, p.SendersEpoch)
+	}
 	names := map[string]bool{}
 	ports := map[string]bool{}
 	mains := 0
@@ -446,8 +457,13 @@ func (p Plan) Validate() error {
 			continue
 		}
 		spec, ok := workload.Spec(proc.Role)
-		if !ok || roleOf(proc.Name) != proc.Role || slotNumber(proc.Name) < 1 || proc.Index < 1 {
+		if !ok || roleOf(proc.Name) != proc.Role || slotNumber(proc.Name) < 1 {
 			return fmt.Errorf("malformed plan: process %q has unknown role %q", proc.Name, proc.Role)
+		}
+		if proc.Index < 1 || proc.Index > MaxIndex {
+			// Worker ports are 8100+i, 8200+i and 9000+i: beyond 99 they
+			// would collide with another slot's.
+			return fmt.Errorf("malformed plan: process %q has port index %d, outside 1..%d", proc.Name, proc.Index, MaxIndex)
 		}
 		if spec.Single && slotNumber(proc.Name) != 1 {
 			return fmt.Errorf("malformed plan: role %s takes one process, got %s", proc.Role, proc.Name)

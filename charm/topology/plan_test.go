@@ -252,7 +252,7 @@ func TestDecodeRefusesNewerOrMalformedPlans(t *testing.T) {
 	_, err = topology.Decode(`{garbage`)
 	assert.ErrorContains(t, err, "malformed")
 	_, err = topology.Decode(`{"version":1,"generation":1,"main":"synapse/0","processes":[{"name":"main","role":"main","unit":"synapse/0","index":0},{"name":"generic-1","role":"generic","unit":"synapse/1","index":0}]}`)
-	assert.ErrorContains(t, err, "unknown role")
+	assert.ErrorContains(t, err, "port index 0")
 	_, err = topology.Decode(`{"version":1,"generation":1,"main":"synapse/0","processes":[]}`)
 	assert.ErrorContains(t, err, "0 main")
 }
