@@ -86,7 +86,7 @@ func (c *charm) mainClient(ctx context.Context) (*admin.Client, workload.Secrets
 		}
 	}
 	base := "http://" + net.JoinHostPort(host, strconv.Itoa(workload.ClientPort))
-	return &admin.Client{BaseURL: base, HTTP: c.opts.HTTP, ServerName: s.Config.ServerName}, secrets, nil
+	return &admin.Client{BaseURL: base, HTTP: c.opts.AdminHTTP, ServerName: s.Config.ServerName}, secrets, nil
 }
 
 // charmAdmin is the admin user the charm uses for admin API calls. Its

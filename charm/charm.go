@@ -36,6 +36,10 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// HTTP probes Synapse's /health; a client with a 3 s timeout when nil.
 	HTTP *http.Client
+	// AdminHTTP calls Synapse's admin API for actions; registration hashes
+	// a password, which takes seconds on a busy host, so its timeout is a
+	// minute when nil.
+	AdminHTTP *http.Client
 	// Log receives the charm's own log lines (the unit log via stderr);
 	// io.Discard when nil.
 	Log io.Writer
@@ -53,6 +57,9 @@ func (o *Options) defaults() {
 	}
 	if o.HTTP == nil {
 		o.HTTP = &http.Client{Timeout: 3 * time.Second}
+	}
+	if o.AdminHTTP == nil {
+		o.AdminHTTP = &http.Client{Timeout: time.Minute}
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
