@@ -17,8 +17,8 @@ import (
 )
 
 // fakeNewImage makes a unit's synapse container report another Synapse
-// version, as a new image would: a sitecustomize (TEST-ONLY) sets the
-// version string Synapse reads at import. Processes already running keep
+// version, as a new image would: a .pth file (TEST-ONLY; Python runs its
+// import lines at start-up) sets the version string Synapse reads. Processes already running keep
 // theirs; the charm sees the new version when it next asks the image.
 func fakeNewImage(t *testing.T, d *deployment, unit, version string) {
 	t.Helper()
@@ -31,8 +31,8 @@ func fakeNewImage(t *testing.T, d *deployment, unit, version string) {
 	require.NotEmpty(t, matches)
 	dir := strings.TrimPrefix(matches[0], img)
 	err = ct.Client().Push(&client.PushOptions{
-		Path:   dir + "/sitecustomize.py",
-		Source: strings.NewReader("# TEST-ONLY: pretend this image ships another Synapse.\nimport os\nos.environ['SYNAPSE_VERSION_STRING'] = '" + version + "'\n"),
+		Path:   dir + "/zz_test_only_synapse_version.pth",
+		Source: strings.NewReader("import os; os.environ['SYNAPSE_VERSION_STRING'] = '" + version + "'\n"),
 	})
 	require.NoError(t, err)
 	require.NoError(t, d.m.PebbleReady(unit, "synapse"))
@@ -49,7 +49,13 @@ func TestUpgradeMainFirst(t *testing.T) {
 	assert.Equal(t, "waiting", u.WorkloadStatus.Status)
 	assert.Contains(t, u.WorkloadStatus.Message, "upgrade in progress: main synapse/0 runs Synapse 1.160.0, this unit has 1.161.0")
 
+	// The main gets the new image and migrates: unit 2 goes ahead, unit 1
+	// (still on the old image, as mid-rollout) now waits in turn.
 	fakeNewImage(t, d, "synapse/0", "1.161.0")
+	assert.Equal(t, "active", d.unit("synapse/2").WorkloadStatus.Status, d.unit("synapse/2").WorkloadStatus.Message)
+	assert.Contains(t, d.unit("synapse/1").WorkloadStatus.Message, "main synapse/0 runs Synapse 1.161.0, this unit has 1.160.0")
+
+	fakeNewImage(t, d, "synapse/1", "1.161.0")
 	d.requireActive()
 	assert.Equal(t, "1.161.0", d.m.WorkloadVersion())
 }
