@@ -65,12 +65,12 @@ func ParseDatabase(app, secret map[string]string, requested string) (*Database, 
 	if err != nil {
 		return nil, fmt.Errorf("endpoints %q: %w", app["endpoints"], err)
 	}
-	if key := controlIn(map[string]string{"username": user, "password": password, "database": app["database"]}); key != "" {
-		return nil, fmt.Errorf("%s contains a line break or NUL", key)
-	}
 	d := &Database{Host: host, Port: port, Name: requested, User: user, Password: password}
 	if name := app["database"]; name != "" {
 		d.Name = name
+	}
+	if key := controlIn(map[string]string{"username": user, "password": password, "database": d.Name}); key != "" {
+		return nil, fmt.Errorf("%s contains a line break or NUL", key)
 	}
 	if tls := app["tls"]; tls != "" {
 		d.TLS, err = strconv.ParseBool(strings.ToLower(tls))

@@ -68,7 +68,7 @@ func validHost(h string) bool {
 	if len(h) == 0 || len(h) > 253 {
 		return false
 	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+	for _, label := range strings.Split(h, ".") {
 		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
