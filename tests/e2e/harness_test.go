@@ -133,8 +133,14 @@ func (d *deployment) waitIdle() {
 
 func (d *deployment) integrate(app string) {
 	d.t.Helper()
-	var remote sim.RemoteApp
-	var endpoint string
+	remote, endpoint := d.provider(app)
+	d.integrateWith(app, remote, endpoint)
+}
+
+// provider builds the simulated provider charm for app ("postgresql",
+// "redis" or "s3") on the bed's server, starting the server on first use.
+func (d *deployment) provider(app string) (sim.RemoteApp, string) {
+	d.t.Helper()
 	var err error
 	switch app {
 	case "postgresql":
@@ -142,22 +148,27 @@ func (d *deployment) integrate(app string) {
 			d.pg, err = bed.StartPostgres(d.ctx, filepath.Join(d.dir, "pg"))
 			require.NoError(d.t, err)
 		}
-		remote, endpoint = &sim.PostgreSQL{Server: d.pg}, "database"
+		return &sim.PostgreSQL{Server: d.pg}, "database"
 	case "redis":
 		if d.redis == nil {
 			d.redis, err = bed.StartRedis(d.ctx, filepath.Join(d.dir, "redis"))
 			require.NoError(d.t, err)
 		}
-		remote, endpoint = &sim.Redis{Server: d.redis}, "redis"
+		return &sim.Redis{Server: d.redis}, "redis"
 	case "s3":
 		if d.s3 == nil {
 			d.s3, err = bed.StartS3(d.ctx, filepath.Join(d.dir, "s3"))
 			require.NoError(d.t, err)
 		}
-		remote, endpoint = &sim.S3Integrator{Track: 1, Server: d.s3, Bucket: "synapse-media", EnsureBucket: true}, "media"
-	default:
-		d.t.Fatalf("unknown app %s", app)
+		return &sim.S3Integrator{Track: 1, Server: d.s3, Bucket: "synapse-media", EnsureBucket: true}, "media"
 	}
+	d.t.Fatalf("unknown app %s", app)
+	return nil, ""
+}
+
+// integrateWith integrates remote on endpoint and waits until idle.
+func (d *deployment) integrateWith(app string, remote sim.RemoteApp, endpoint string) {
+	d.t.Helper()
 	id, err := d.m.Integrate(d.ctx, remote, endpoint)
 	require.NoError(d.t, err)
 	d.rels[app] = id
