@@ -179,6 +179,7 @@ func TestBadInputBlocksAndLeavesTheWorkloadRunning(t *testing.T) {
 		want   string
 	}{
 		{"server_name changed", map[string]any{"server_name": "other.local", "public_baseurl": "http://test.local/"}, "server_name cannot change after the first start (was test.local)"},
+		{"invalid server_name", map[string]any{"server_name": "bad name!", "public_baseurl": "http://test.local/"}, "server_name"},
 		{"public_baseurl without scheme", map[string]any{"server_name": "test.local", "public_baseurl": "test.local"}, "public_baseurl"},
 		{"malformed CSV", map[string]any{"server_name": "test.local", "ip_range_whitelist": "10.0.0.0/8,,x"}, "ip_range_whitelist"},
 		{"negative count", map[string]any{"server_name": "test.local", "federation_senders": -1}, "federation_senders"},
@@ -195,6 +196,22 @@ func TestBadInputBlocksAndLeavesTheWorkloadRunning(t *testing.T) {
 		})
 	}
 
+	t.Run("plan from a newer charm revision", func(t *testing.T) {
+		u.mem.SetConfig(map[string]any{"server_name": "test.local", "public_baseurl": "http://test.local/"})
+		peer := u.mem.RelationIDs(charm.PeerEndpoint)[0]
+		bag := u.mem.RelationData(peer, "synapse", true)
+		good := bag["plan"]
+		bag["plan"] = `{"version":2,"generation":9,"main":"synapse/0","processes":[],"shards":{}}`
+		u.mem.SetRelationData(peer, "synapse", true, bag)
+		u.run("synapse-peers-relation-changed")
+		st := u.mem.UnitStatus()
+		assert.Equal(t, juju.Blocked, st.Status)
+		assert.Contains(t, st.Message, "newer than this charm understands")
+		assert.Equal(t, running.CurrentSince, u.service().CurrentSince, "workload untouched")
+		bag["plan"] = good
+		u.mem.SetRelationData(peer, "synapse", true, bag)
+	})
+
 	t.Run("malformed database relation", func(t *testing.T) {
 		u.mem.SetConfig(map[string]any{"server_name": "test.local", "public_baseurl": "http://test.local/"})
 		id := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
@@ -207,4 +224,23 @@ func TestBadInputBlocksAndLeavesTheWorkloadRunning(t *testing.T) {
 		assert.Equal(t, running.CurrentSince, u.service().CurrentSince, "workload untouched")
 		assert.Equal(t, "synapse", u.mem.RelationData(id, "synapse", true)["database"], "the request was written")
 	})
+}
+
+// TestLostSecretIDIsRecovered: if the peer bag loses the secret's ID, the
+// leader finds its secret again instead of making a new signing key.
+func TestLostSecretIDIsRecovered(t *testing.T) {
+	u := newUnit(t)
+	u.run("config-changed")
+	peer := u.mem.RelationIDs(charm.PeerEndpoint)[0]
+	bag := u.mem.RelationData(peer, "synapse", true)
+	id := bag["secret-id"]
+	require.NotEmpty(t, id)
+	running := u.service().CurrentSince
+	delete(bag, "secret-id")
+	u.mem.SetRelationData(peer, "synapse", true, bag)
+	u.run("config-changed")
+	assert.Equal(t, juju.Active, u.mem.UnitStatus().Status, u.mem.UnitStatus().Message)
+	assert.Equal(t, id, u.mem.RelationData(peer, "synapse", true)["secret-id"])
+	assert.Len(t, u.mem.Secrets(), 1, "no second secret")
+	assert.Equal(t, running, u.service().CurrentSince, "same keys, nothing restarted")
 }
