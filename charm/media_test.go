@@ -71,6 +71,9 @@ func TestMediaGoesToS3(t *testing.T) {
 	assert.Equal(t, "hello from S3", string(data))
 
 	assert.NotContains(t, u.file(workload.HomeserverPath), s3.SecretKey())
+	fi, err := os.Stat(filepath.Join(u.dir, "data", "secrets", "aws-credentials"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
 	// Removing S3: media returns to the unit, and the status says what is
 	// no longer served.
@@ -80,9 +83,7 @@ func TestMediaGoesToS3(t *testing.T) {
 	assert.Equal(t, juju.Active, st.Status)
 	assert.Contains(t, st.Message, "media stored only in S3 bucket synapse-media is not served until S3 is integrated again")
 	assert.NotContains(t, u.file(workload.HomeserverPath), "media_storage_providers")
-	fi, err := os.Stat(filepath.Join(u.dir, "data", "secrets", "aws-credentials"))
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	assert.NoFileExists(t, filepath.Join(u.dir, "data", "secrets", "aws-credentials"), "no stale S3 credentials left behind")
 }
 
 func TestPythonModuleCheck(t *testing.T) {

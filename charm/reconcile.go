@@ -230,8 +230,8 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		return verdict{}, fmt.Errorf("apply %s: %w: %w", want.Name, err, ErrRetry)
 	}
 	if res.Changed() {
-		c.logf("applied %s: pushed %v, layer changed %v, restarted %v, started %v, stopped %v",
-			want.Name, res.Pushed, res.LayerChanged, res.Restarted, res.Started, res.Stopped)
+		c.logf("applied %s: pushed %v, removed %v, layer changed %v, restarted %v, started %v, stopped %v",
+			want.Name, res.Pushed, res.Removed, res.LayerChanged, res.Restarted, res.Started, res.Stopped)
 	}
 	if s.Leader && s.Peer.App[peerKeyServerName] == "" {
 		// Recorded once the workload has been configured with it: from now on

@@ -89,6 +89,7 @@ func (u *unit) runEvent(ev juju.Event) {
 		Event:         ev,
 		ContainersDir: filepath.Join(u.dir, "containers"),
 		ReadyTimeout:  60 * time.Second,
+		Log:           testLog{u.t},
 	})
 	require.NoError(u.t, err, "hook %s", ev.Name)
 }
@@ -243,4 +244,11 @@ func TestLostSecretIDIsRecovered(t *testing.T) {
 	assert.Equal(t, id, u.mem.RelationData(peer, "synapse", true)["secret-id"])
 	assert.Len(t, u.mem.Secrets(), 1, "no second secret")
 	assert.Equal(t, running, u.service().CurrentSince, "same keys, nothing restarted")
+}
+
+type testLog struct{ t testing.TB }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Logf("charm: %s", strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -29,6 +29,8 @@ type ApplyResult struct {
 	Started []string
 	// Stopped lists services removed from the desired state and stopped.
 	Stopped []string
+	// Removed lists stale files removed from the pruned directories.
+	Removed []string
 	// Reloaded lists running services sent SIGHUP because a file in their
 	// Container.Reload entry was pushed.
 	Reloaded []string
@@ -36,7 +38,7 @@ type ApplyResult struct {
 
 // Changed reports whether anything in the container changed.
 func (r ApplyResult) Changed() bool {
-	return len(r.Pushed) > 0 || r.LayerChanged || len(r.Restarted) > 0 || len(r.Started) > 0 || len(r.Stopped) > 0 || len(r.Reloaded) > 0
+	return len(r.Pushed) > 0 || len(r.Removed) > 0 || r.LayerChanged || len(r.Restarted) > 0 || len(r.Started) > 0 || len(r.Stopped) > 0 || len(r.Reloaded) > 0
 }
 
 // Apply brings a container to the desired state with the fewest changes:
@@ -55,6 +57,9 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 		return res, err
 	}
 	res.Pushed = pushed
+	if res.Removed, err = pruneFiles(c, want.Files, want.PruneDirs); err != nil {
+		return res, err
+	}
 
 	current, err := currentPlan(c)
 	if err != nil {
@@ -189,6 +194,35 @@ func waitChange(c *client.Client, start func() (string, error), timeout time.Dur
 		return errors.New(ch.Err)
 	}
 	return nil
+}
+
+// pruneFiles removes the regular files of dirs that are not wanted.
+func pruneFiles(c *client.Client, files []File, dirs []string) ([]string, error) {
+	wanted := map[string]bool{}
+	for _, f := range files {
+		wanted[f.Path] = true
+	}
+	var removed []string
+	for _, dir := range dirs {
+		infos, err := c.ListFiles(&client.ListFilesOptions{Path: dir})
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return removed, fmt.Errorf("list %s: %w", dir, err)
+		}
+		for _, fi := range infos {
+			p := path.Join(dir, fi.Name())
+			if fi.IsDir() || wanted[p] {
+				continue
+			}
+			if err := c.RemovePath(&client.RemovePathOptions{Path: p}); err != nil {
+				return removed, fmt.Errorf("remove %s: %w", p, err)
+			}
+			removed = append(removed, p)
+		}
+	}
+	return removed, nil
 }
 
 // pushFiles writes the files that are missing or differ in content or mode.

@@ -118,6 +118,16 @@ func TestApplyRestartsOnlyWhatChanged(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{filepath.Join(dir, "secrets", "b")}, res.Pushed)
 
+	// A stale file in a pruned directory is removed; wanted files stay.
+	pruned := container(dir, "a: 2\n", "secret-b")
+	pruned.PruneDirs = []string{filepath.Join(dir, "secrets")}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets", "old-credentials"), []byte("x"), 0o600))
+	res, err = workload.Apply(ctx, pc, pruned, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(dir, "secrets", "old-credentials")}, res.Removed)
+	assert.NoFileExists(t, filepath.Join(dir, "secrets", "old-credentials"))
+	assert.FileExists(t, filepath.Join(dir, "secrets", "b"))
+
 	// A service no longer desired is disabled and stopped, the other stays.
 	onlyA := container(dir, "a: 2\n", "secret-b")
 	delete(onlyA.Layer.Services, "svc-b")

@@ -92,6 +92,9 @@ type Container struct {
 	Layer Layer
 	// ReadyChecks names the ready checks whose passing means the unit serves.
 	ReadyChecks []string
+	// PruneDirs are directories the charm owns: files in them that are not
+	// in Files are removed (stale credentials, removed workers' configs).
+	PruneDirs []string
 	// Reload maps a service to the files whose change it applies on SIGHUP,
 	// not a restart (nginx); such a service's environment carries no hash.
 	Reload map[string][]string

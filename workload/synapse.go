@@ -58,8 +58,9 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 	addr := in.Homeserver.BindAddress
 	alive := in.Homeserver.Config.AliveCheck
 	out := Container{
-		Name:  SynapseContainer,
-		Files: append([]File(nil), shared...),
+		Name:      SynapseContainer,
+		PruneDirs: []string{SecretsDir, DataDir + "/workers"},
+		Files:     append([]File(nil), shared...),
 		Layer: Layer{
 			Summary:  "Synapse, managed by the synapse charm",
 			Services: map[string]Service{},
