@@ -36,14 +36,9 @@ func (c *charm) media(ctx context.Context, s *Snapshot) (*workload.S3Media, stri
 			return nil, "", nil, fmt.Errorf("request a bucket: %w: %w", err, ErrRetry)
 		}
 	}
-	var secret map[string]string
-	if id := relations.S3SecretID(rel.App); id != "" {
-		content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id, Refresh: c.ev.Kind() == "secret-changed"})
-		if err != nil {
-			c.logf("media credentials secret not readable yet: %v", err)
-		} else {
-			secret = content
-		}
+	secret, err := c.relationSecret(ctx, relations.S3SecretID(rel.App))
+	if err != nil {
+		return nil, "", nil, err
 	}
 	parsed, err := relations.ParseS3(rel.App, secret)
 	switch {

@@ -128,6 +128,10 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if v != nil {
 		return *v, nil
 	}
+	email, emailNote, v, err := c.email(ctx, s, workload.PublicBaseURL(s.Config, ingressURL))
+	if err != nil || v != nil {
+		return deref(v), err
+	}
 
 	plan, v, err := c.plan(ctx, s, db != nil && redis != nil, media != nil)
 	if err != nil || v != nil {
@@ -137,6 +141,9 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		return verdict{}, err
 	}
 	if err := c.publishDashboards(ctx, s); err != nil {
+		return verdict{}, err
+	}
+	if err := c.publishNginxRoute(ctx, s); err != nil {
 		return verdict{}, err
 	}
 	if pc == nil {
@@ -203,6 +210,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		BindAddress:   s.Address,
 		Postgres:      db,
 		Media:         media,
+		Email:         email,
 	}
 	var localProcs []workload.ClusterProcess
 	if len(plan.Processes) > 1 {
@@ -283,7 +291,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if holdFor != "" {
 		return waiting("federation senders restart together: waiting for %s to stop its senders (plan %d)", holdFor, plan.Generation), nil
 	}
-	for _, note := range []string{dbNote, mediaNote} {
+	for _, note := range []string{dbNote, mediaNote, emailNote} {
 		if note != "" {
 			msg += "; " + note
 		}

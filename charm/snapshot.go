@@ -37,6 +37,10 @@ type Snapshot struct {
 	Ingress *RelationView
 	// Logging is the loki_push_api relation, nil when not integrated.
 	Logging *RelationView
+	// SMTP is the smtp relation, nil when not integrated.
+	SMTP *RelationView
+	// NginxRoute is the nginx-route relation, nil when not integrated.
+	NginxRoute *RelationView
 }
 
 // PeerView is the peer relation as this unit sees it.
@@ -112,6 +116,12 @@ func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.Logging, err = c.observeRelation(ctx, LoggingEndpoint, false, true); err != nil {
+		return nil, err
+	}
+	if s.SMTP, err = c.observeRelation(ctx, SMTPEndpoint, false, false); err != nil {
+		return nil, err
+	}
+	if s.NginxRoute, err = c.observeRelation(ctx, NginxRouteEndpoint, s.Leader, false); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -25,6 +25,9 @@ type Homeserver struct {
 	Cluster *Cluster
 	// Media is the S3 bucket behind the media store; nil keeps media local.
 	Media *S3Media
+	// Email is the SMTP relay; nil means Synapse sends no email. It is
+	// rendered into its own 0600 file (EmailConfigPath), not homeserver.yaml.
+	Email *Email
 }
 
 // S3Media is the bucket of the S3 storage provider. The credentials are

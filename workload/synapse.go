@@ -45,6 +45,15 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 	if r := in.Homeserver.Redis; r != nil && r.Password != "" {
 		shared = append(shared, File{Path: SecretsDir + "/redis", Content: []byte(r.Password), Mode: 0o600})
 	}
+	configPaths := " --config-path " + HomeserverPath
+	if e := in.Homeserver.Email; e != nil {
+		data, err := RenderEmailConfig(e)
+		if err != nil {
+			return Container{}, err
+		}
+		shared = append(shared, File{Path: EmailConfigPath, Content: data, Mode: 0o600})
+		configPaths += " --config-path " + EmailConfigPath
+	}
 	env := map[string]string{}
 	if m := in.Homeserver.Media; m != nil {
 		shared = append(shared, RenderAWSFiles(m)...)
@@ -69,7 +78,7 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 	}
 	for _, p := range local {
 		files := shared
-		command := "python3 -m synapse.app.homeserver --config-path " + HomeserverPath
+		command := "python3 -m synapse.app.homeserver" + configPaths
 		summary := "Synapse main process"
 		if p.Role != RoleMain {
 			if _, ok := Spec(p.Role); !ok {
@@ -82,7 +91,7 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 			wf := File{Path: WorkerConfigPath(p.Name), Content: data, Mode: 0o644}
 			out.Files = append(out.Files, wf)
 			files = append(append([]File(nil), shared...), wf)
-			command = "python3 -m synapse.app.generic_worker --config-path " + HomeserverPath + " --config-path " + wf.Path
+			command = "python3 -m synapse.app.generic_worker" + configPaths + " --config-path " + wf.Path
 			summary = "Synapse worker " + p.Name
 		}
 		svc := ServiceName(p.Name)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"sort"
@@ -161,6 +162,12 @@ func Parse(raw map[string]any) (Config, error) {
 	c.BlockNonAdminInvites = p.boolean("block_non_admin_invites")
 	c.EnableEmailNotifs = p.boolean("enable_email_notifs")
 	c.NotifFrom = p.str("notif_from")
+	if c.NotifFrom != "" {
+		// Synapse refuses to start on an address it cannot parse.
+		if a, err := mail.ParseAddress(c.NotifFrom); err != nil || !strings.Contains(a.Address, "@") {
+			p.fail("notif_from", fmt.Sprintf("%q is not an email address such as \"Matrix <noreply@example.com>\"", c.NotifFrom))
+		}
+	}
 	c.EnableMjolnir = p.boolean("enable_mjolnir")
 
 	c.FederationDomainWhitelist = p.csv("federation_domain_whitelist", func(s string) string {
@@ -305,6 +312,16 @@ func validDNSName(host string) bool {
 // sizeFits reports whether a size such as 50M fits in a signed 64-bit
 // byte count, which nginx requires.
 func sizeFits(size string) bool {
+	_, ok := SizeBytes(size)
+	return ok
+}
+
+// SizeBytes converts a size such as 50M (K, M or G suffix, powers of 1024)
+// to bytes; false when it is not such a size or overflows.
+func SizeBytes(size string) (int64, bool) {
+	if !sizeRE.MatchString(size) {
+		return 0, false
+	}
 	digits, shift := size, uint(0)
 	switch size[len(size)-1] {
 	case 'K':
@@ -318,7 +335,10 @@ func sizeFits(size string) bool {
 		digits = size[:len(size)-1]
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
-	return err == nil && n <= (1<<63-1)>>shift
+	if err != nil || n > (1<<63-1)>>shift {
+		return 0, false
+	}
+	return n << shift, true
 }
 
 type parser struct {

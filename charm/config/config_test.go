@@ -68,6 +68,7 @@ func TestParseInvalidNamesEveryField(t *testing.T) {
 		{"bad alive check", map[string]any{"server_name": "e.com", "experimental_alive_check": "2m,five,20s"}, "experimental_alive_check"},
 		{"alive timeout too long", map[string]any{"server_name": "e.com", "experimental_alive_check": "10s,3,20s"}, "experimental_alive_check"},
 		{"bad upload size", map[string]any{"server_name": "e.com", "max_upload_size": "50 MB"}, "max_upload_size"},
+		{"bad notif_from", map[string]any{"server_name": "e.com", "notif_from": "e.com"}, "notif_from"},
 		{"bad policy room", map[string]any{"server_name": "e.com", "invite_checker_policy_rooms": "no-domain"}, "invite_checker_policy_rooms"},
 		{"bool of wrong type", map[string]any{"server_name": "e.com", "report_stats": "maybe"}, "report_stats"},
 	}
