@@ -41,6 +41,14 @@ func (c *charm) runAction(ctx context.Context) error {
 		results, err = c.adminAction(ctx, params, anonymizeUser)
 	case "reset-user-password":
 		results, err = c.adminAction(ctx, params, resetPassword)
+	case "create-backup":
+		results, err = c.createBackup(ctx, params)
+	case "list-backups":
+		results, err = c.listBackups(ctx, params)
+	case "restore-backup":
+		results, err = c.restoreBackup(ctx, params)
+	case "delete-backup":
+		results, err = c.deleteBackup(ctx, params)
 	default:
 		err = fmt.Errorf("action %s is not implemented by this charm revision", c.ev.Name)
 	}

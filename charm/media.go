@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
@@ -31,17 +30,13 @@ func (c *charm) media(ctx context.Context, s *Snapshot) (*workload.S3Media, stri
 	if rel.Pending {
 		return nil, "joining the media relation", nil, nil
 	}
-	if s.Leader && rel.Local["bucket"] == "" {
-		if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: rel.ID, App: true, Data: relations.S3Request(rel.ID)}); err != nil {
-			return nil, "", nil, fmt.Errorf("request a bucket: %w: %w", err, ErrRetry)
-		}
-	}
-	secret, err := c.relationSecret(ctx, relations.S3SecretID(rel.App))
-	if err != nil {
+	if err := c.s3Request(ctx, s, rel); err != nil {
 		return nil, "", nil, err
 	}
-	parsed, err := relations.ParseS3(rel.App, secret)
+	parsed, err := c.s3Bucket(ctx, rel)
 	switch {
+	case errors.Is(err, ErrRetry):
+		return nil, "", nil, err
 	case errors.Is(err, relations.ErrNotReady):
 		return nil, fmt.Sprintf("media stays local until %s provides a bucket", rel.RemoteApp), nil, nil
 	case err != nil:

@@ -478,6 +478,16 @@ var wantActions = map[string]metaAction{
 			"password": {typ: "string"},
 		},
 	},
+	"create-backup": {params: map[string]metaParam{}},
+	"list-backups":  {params: map[string]metaParam{}},
+	"restore-backup": {
+		required: []string{"backup-id"},
+		params:   map[string]metaParam{"backup-id": {typ: "string"}},
+	},
+	"delete-backup": {
+		required: []string{"backup-id"},
+		params:   map[string]metaParam{"backup-id": {typ: "string"}},
+	},
 }
 
 func metaReadActions(t *testing.T) *jujucharm.Actions {
@@ -494,7 +504,7 @@ func TestMetadataActions(t *testing.T) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	assert.Equal(t, []string{"anonymize-user", "promote-user-admin", "register-user", "reset-user-password"}, names)
+	assert.Equal(t, []string{"anonymize-user", "create-backup", "delete-backup", "list-backups", "promote-user-admin", "register-user", "reset-user-password", "restore-backup"}, names)
 
 	for name, want := range wantActions {
 		spec, ok := actions.ActionSpecs[name]
@@ -526,10 +536,20 @@ func TestMetadataActions(t *testing.T) {
 		}
 
 		// Juju validates `juju run` parameters against this schema.
-		assert.NoError(t, spec.ValidateParams(map[string]any{"username": "alice"}), name)
-		assert.Error(t, spec.ValidateParams(map[string]any{}), "%s without username", name)
-		assert.Error(t, spec.ValidateParams(map[string]any{"username": "alice", "bogus": "x"}), "%s with an unknown param", name)
-		assert.Error(t, spec.ValidateParams(map[string]any{"username": 7}), "%s with a non-string username", name)
+		valid := map[string]any{}
+		for _, r := range want.required {
+			valid[r] = "alice"
+		}
+		assert.NoError(t, spec.ValidateParams(valid), name)
+		bogus := map[string]any{"bogus": "x"}
+		for k, v := range valid {
+			bogus[k] = v
+		}
+		assert.Error(t, spec.ValidateParams(bogus), "%s with an unknown param", name)
+		for _, r := range want.required {
+			assert.Error(t, spec.ValidateParams(map[string]any{}), "%s without %s", name, r)
+			assert.Error(t, spec.ValidateParams(map[string]any{r: 7}), "%s with a non-string %s", name, r)
+		}
 	}
 
 	reg := actions.ActionSpecs["register-user"]

@@ -120,6 +120,11 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		}
 	}
 
+	backupNote, err := c.backupRelation(ctx, s)
+	if err != nil {
+		return verdict{}, err
+	}
+
 	ingressURL, v, err := c.ingress(ctx, s)
 	if err != nil || v != nil {
 		return deref(v), err
@@ -131,6 +136,18 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	email, emailNote, v, err := c.email(ctx, s, workload.PublicBaseURL(s.Config, ingressURL))
 	if err != nil || v != nil {
 		return deref(v), err
+	}
+	saml, samlNote, v := c.saml(s)
+	if v != nil {
+		return *v, nil
+	}
+	if saml != nil && pc != nil {
+		if v, err := c.checkSAMLModule(ctx, pc); err != nil || v != nil {
+			if err != nil {
+				return verdict{}, fmt.Errorf("%w: %w", err, ErrRetry)
+			}
+			return *v, nil
+		}
 	}
 
 	plan, v, err := c.plan(ctx, s, db != nil && redis != nil, media != nil)
@@ -211,6 +228,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		Postgres:      db,
 		Media:         media,
 		Email:         email,
+		SAML:          saml,
 	}
 	var localProcs []workload.ClusterProcess
 	if len(plan.Processes) > 1 {
@@ -291,7 +309,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if holdFor != "" {
 		return waiting("federation senders restart together: waiting for %s to stop its senders (plan %d)", holdFor, plan.Generation), nil
 	}
-	for _, note := range []string{dbNote, mediaNote, emailNote} {
+	for _, note := range []string{dbNote, mediaNote, emailNote, samlNote, backupNote} {
 		if note != "" {
 			msg += "; " + note
 		}

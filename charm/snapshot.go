@@ -37,10 +37,15 @@ type Snapshot struct {
 	Ingress *RelationView
 	// Logging is the loki_push_api relation, nil when not integrated.
 	Logging *RelationView
+	// Backup is the backup (s3) relation, nil when not integrated. Only the
+	// backup actions use its bucket.
+	Backup *RelationView
 	// SMTP is the smtp relation, nil when not integrated.
 	SMTP *RelationView
 	// NginxRoute is the nginx-route relation, nil when not integrated.
 	NginxRoute *RelationView
+	// SAML is the saml relation (saml-integrator), nil when not integrated.
+	SAML *RelationView
 }
 
 // PeerView is the peer relation as this unit sees it.
@@ -118,10 +123,16 @@ func (c *charm) observe(ctx context.Context) (*Snapshot, error) {
 	if s.Logging, err = c.observeRelation(ctx, LoggingEndpoint, false, true); err != nil {
 		return nil, err
 	}
+	if s.Backup, err = c.observeRelation(ctx, BackupEndpoint, s.Leader, false); err != nil {
+		return nil, err
+	}
 	if s.SMTP, err = c.observeRelation(ctx, SMTPEndpoint, false, false); err != nil {
 		return nil, err
 	}
 	if s.NginxRoute, err = c.observeRelation(ctx, NginxRouteEndpoint, s.Leader, false); err != nil {
+		return nil, err
+	}
+	if s.SAML, err = c.observeRelation(ctx, SAMLEndpoint, false, false); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -43,6 +43,9 @@ type S3 struct {
 	Prefix string
 	// PathStyle is true for path-style addressing (s3-uri-style=path).
 	PathStyle bool
+	// CAChain holds the PEM certificates (tls-ca-chain) that sign the
+	// endpoint's, when it is not publicly trusted.
+	CAChain []string
 }
 
 // ParseS3 reads the provider's application bag and, for track 2, the
@@ -81,6 +84,11 @@ func ParseS3(app, secret map[string]string) (*S3, error) {
 		s.PathStyle = true
 	default:
 		return nil, fmt.Errorf("s3-uri-style %q is neither path nor host", style)
+	}
+	if raw := app["tls-ca-chain"]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &s.CAChain); err != nil {
+			return nil, fmt.Errorf("tls-ca-chain is not a JSON list of PEM certificates: %w", err)
+		}
 	}
 	if v := app["s3-api-version"]; v != "" {
 		if _, err := strconv.Atoi(v); err != nil {

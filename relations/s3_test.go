@@ -42,6 +42,12 @@ func TestParseS3(t *testing.T) {
 	assert.ErrorContains(t, err, "s3-uri-style")
 	_, err = relations.ParseS3(map[string]string{"access-key": "A", "secret-key": "S", "bucket": "b", "endpoint": "ftp://x"}, nil)
 	assert.ErrorContains(t, err, "endpoint")
+
+	got, err = relations.ParseS3(map[string]string{"access-key": "A", "secret-key": "S", "bucket": "b", "tls-ca-chain": `["-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----"]`}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----"}, got.CAChain)
+	_, err = relations.ParseS3(map[string]string{"access-key": "A", "secret-key": "S", "bucket": "b", "tls-ca-chain": "-----BEGIN"}, nil)
+	assert.ErrorContains(t, err, "tls-ca-chain")
 }
 
 func TestParseRedis(t *testing.T) {

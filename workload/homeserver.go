@@ -25,6 +25,8 @@ type Homeserver struct {
 	Cluster *Cluster
 	// Media is the S3 bucket behind the media store; nil keeps media local.
 	Media *S3Media
+	// SAML is the SAML2 identity provider for single sign-on; nil means none.
+	SAML *SAML
 	// Email is the SMTP relay; nil means Synapse sends no email. It is
 	// rendered into its own 0600 file (EmailConfigPath), not homeserver.yaml.
 	Email *Email
@@ -213,6 +215,9 @@ func RenderHomeserver(h Homeserver) ([]byte, error) {
 			"store_synchronous": true,
 			"config":            cfg,
 		}}
+	}
+	if h.SAML != nil {
+		doc["saml2_config"] = samlConfig(h.SAML)
 	}
 	if h.Cluster != nil {
 		h.Cluster.sharedWorkerConfig(doc)

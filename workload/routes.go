@@ -274,6 +274,9 @@ var Routes = []Route{
 	}},
 	// SSO state lives in one process's memory (#7530, #9427): main. Listed
 	// so that the table says so; main is also where unmatched paths go.
+	// The last two rows are ours, not §8.4's: the SP metadata the IdP
+	// reads, and the pre-1.32 mount of the whole SAML2 resource, which
+	// 1.160 still serves (authn_response included).
 	{Doc: "§8.4 SSO", Pool: PoolMain, Paths: []string{
 		`^/_matrix/client/(api/v1|r0|v3|unstable)/login/sso/redirect`,
 		`^/_synapse/client/pick_idp$`,
@@ -283,6 +286,8 @@ var Routes = []Route{
 		`^/_synapse/client/oidc/callback$`,
 		`^/_synapse/client/saml2/authn_response$`,
 		`^/_matrix/client/(api/v1|r0|v3|unstable)/login/cas/ticket$`,
+		`^/_synapse/client/saml2/metadata.xml$`,
+		`^/_matrix/saml2/`,
 	}},
 	{Doc: "§8.5 typing", Pool: PoolMain, Stream: "typing", Paths: []string{
 		`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/typing`,

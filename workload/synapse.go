@@ -54,6 +54,7 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 		shared = append(shared, File{Path: EmailConfigPath, Content: data, Mode: 0o600})
 		configPaths += " --config-path " + EmailConfigPath
 	}
+	shared = append(shared, samlFiles(in.Homeserver.SAML)...)
 	env := map[string]string{}
 	if m := in.Homeserver.Media; m != nil {
 		shared = append(shared, RenderAWSFiles(m)...)
@@ -68,7 +69,7 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 	alive := in.Homeserver.Config.AliveCheck
 	out := Container{
 		Name:      SynapseContainer,
-		PruneDirs: []string{SecretsDir, DataDir + "/workers"},
+		PruneDirs: []string{SecretsDir, DataDir + "/workers", SAMLDir},
 		Files:     append([]File(nil), shared...),
 		Layer: Layer{
 			Summary:  "Synapse, managed by the synapse charm",

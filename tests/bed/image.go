@@ -61,9 +61,10 @@ func ImagePath() string {
 
 // Image returns the path of the Synapse workload image, a Debian sid root
 // filesystem with matrix-synapse, python3-hiredis, python3-boto3,
-// ca-certificates and nginx, used read-only as the lower layer of every
-// container. If ImagePath()/usr/bin/synapse_homeserver is missing it builds
-// the image with build-image.sh (mmdebstrap, about 75 s, under a file lock).
+// ca-certificates, nginx, python3-pysaml2 and xmlsec1, used read-only as the
+// lower layer of every container. If ImagePath() lacks Synapse it builds
+// the image with build-image.sh (mmdebstrap, about 75 s, under a file lock);
+// if it lacks pysaml2 or xmlsec1 the same script adds them (about 25 s).
 // It then makes sure that:
 //   - /usr/local/bin/pebble is PebbleBinary's build;
 //   - the TEST-ONLY STAND-INS for txredisapi and s3_storage_provider are in
@@ -81,7 +82,7 @@ func Image(ctx context.Context) (string, error) {
 	if err := EnsureHostPackages(ctx); err != nil {
 		return "", fmt.Errorf("image: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(img, "usr/bin/synapse_homeserver")); err != nil {
+	if !imageBuilt(img) {
 		if err := buildImage(ctx, img); err != nil {
 			return "", err
 		}
@@ -106,6 +107,21 @@ func Image(ctx context.Context) (string, error) {
 	}
 	imagesReady.paths[img] = true
 	return img, nil
+}
+
+// imageContents are the paths build-image.sh puts into the image: when one
+// is missing, the script builds the image, or upgrades an older one (SAML2
+// support came later).
+var imageContents = []string{"usr/bin/synapse_homeserver", "usr/lib/python3/dist-packages/saml2", "usr/bin/xmlsec1"}
+
+// imageBuilt reports whether img holds everything build-image.sh installs.
+func imageBuilt(img string) bool {
+	for _, p := range imageContents {
+		if _, err := os.Stat(filepath.Join(img, p)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // buildImage runs build-image.sh, logging to <img>.build.log.

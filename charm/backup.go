@@ -1,0 +1,574 @@
+package charm
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/ProtonMail/go-crypto/openpgp/s2k"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/charm/s3store"
+	"github.com/synapse-charm/synapse-k8s-go/relations"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+)
+
+// BackupEndpoint is the s3 relation for backups. It changes nothing in
+// Synapse's configuration: only the backup actions use it.
+const BackupEndpoint = "backup"
+
+// Backups are objects <path>/synapse-backups/<backup-id>.tar.gz.gpg: a tar
+// archive, gzip-compressed, OpenPGP-encrypted with backup_passphrase (so
+// `gpg --decrypt` opens it). Backup ids are UTC times in the Python
+// charm's format, %Y%m%d%H%M%S%f.
+const (
+	backupKeyDir    = "synapse-backups/"
+	backupKeySuffix = ".tar.gz.gpg"
+	backupFormat    = 1
+)
+
+var backupIDRE = regexp.MustCompile(`^[0-9]{20}$`)
+
+// backupExecTimeout bounds writing or extracting one archive in the
+// workload container.
+const backupExecTimeout = 6 * time.Hour
+
+// errWrongPassphrase ends the OpenPGP prompt loop after one attempt.
+var errWrongPassphrase = errors.New("wrong passphrase")
+
+func backupID(t time.Time) string {
+	t = t.UTC()
+	return t.Format("20060102150405") + fmt.Sprintf("%06d", t.Nanosecond()/1000)
+}
+
+// s3Request has the leader ask for a bucket on an s3 relation, once; both
+// s3-integrator tracks answer the same request.
+func (c *charm) s3Request(ctx context.Context, s *Snapshot, rel *RelationView) error {
+	if !s.Leader || rel.Pending || rel.Local["bucket"] != "" {
+		return nil
+	}
+	if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: rel.ID, App: true, Data: relations.S3Request(rel.ID)}); err != nil {
+		return fmt.Errorf("request a bucket: %w: %w", err, ErrRetry)
+	}
+	return nil
+}
+
+// s3Bucket reads the provider's answer on an s3 relation, with the
+// credentials from the secret-extra secret (track 2) or the bag (track 1).
+// It returns relations.ErrNotReady until the provider has answered.
+func (c *charm) s3Bucket(ctx context.Context, rel *RelationView) (*relations.S3, error) {
+	secret, err := c.relationSecret(ctx, relations.S3SecretID(rel.App))
+	if err != nil {
+		return nil, err
+	}
+	return relations.ParseS3(rel.App, secret)
+}
+
+// backupRelation is the reconcile's part: the leader requests the bucket.
+// Nothing else in the unit depends on it; a malformed answer only becomes
+// a note in the status (the actions say the same, and fail).
+func (c *charm) backupRelation(ctx context.Context, s *Snapshot) (string, error) {
+	rel := s.Backup
+	if rel == nil || rel.Pending {
+		return "", nil
+	}
+	if err := c.s3Request(ctx, s, rel); err != nil {
+		return "", err
+	}
+	if _, err := relations.ParseS3(rel.App, nil); err != nil && !errors.Is(err, relations.ErrNotReady) {
+		return fmt.Sprintf("backups unavailable: the backup relation from %s is malformed: %v", rel.RemoteApp, err), nil
+	}
+	return "", nil
+}
+
+// backupStore is the bucket the backup actions use, and the passphrase.
+type backupStore struct {
+	s3         *s3store.Client
+	prefix     string
+	passphrase []byte
+	serverName string
+}
+
+func (b *backupStore) key(id string) string { return b.prefix + id + backupKeySuffix }
+
+// backupStore checks everything the backup actions need and says how to
+// fix what is missing.
+func (c *charm) backupStore(ctx context.Context, s *Snapshot) (*backupStore, error) {
+	if s.ConfigErr != nil {
+		return nil, s.ConfigErr
+	}
+	if s.Config.BackupPassphrase == "" {
+		return nil, fmt.Errorf("backups are encrypted with a passphrase, and none is set: juju config %s backup_passphrase=<a long passphrase> (keep a copy: a backup cannot be restored without it)", c.ev.App)
+	}
+	rel := s.Backup
+	if rel == nil {
+		return nil, fmt.Errorf("no S3 bucket for backups: juju integrate %s:%s s3-integrator", c.ev.App, BackupEndpoint)
+	}
+	if rel.Pending {
+		return nil, fmt.Errorf("the %s relation with %s is still being set up: try again once its hooks have run", BackupEndpoint, rel.RemoteApp)
+	}
+	bucket, err := c.s3Bucket(ctx, rel)
+	switch {
+	case errors.Is(err, relations.ErrNotReady):
+		return nil, fmt.Errorf("%s has not provided the backup bucket and its credentials yet (s3-integrator needs its bucket and credentials configured, e.g. with its sync-s3-credentials action)", rel.RemoteApp)
+	case err != nil:
+		return nil, fmt.Errorf("the %s relation data from %s is malformed: %w", BackupEndpoint, rel.RemoteApp, err)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.ResponseHeaderTimeout = 2 * time.Minute
+	transport.DialContext = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
+	if len(bucket.CAChain) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		for _, pem := range bucket.CAChain {
+			if !pool.AppendCertsFromPEM([]byte(pem)) {
+				return nil, fmt.Errorf("the %s relation data from %s is malformed: tls-ca-chain holds a certificate that is not PEM", BackupEndpoint, rel.RemoteApp)
+			}
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &backupStore{
+		s3: &s3store.Client{
+			Endpoint: bucket.Endpoint, Region: bucket.Region, Bucket: bucket.Bucket, PathStyle: bucket.PathStyle,
+			AccessKey: bucket.AccessKey, SecretKey: bucket.SecretKey,
+			HTTP: &http.Client{Transport: transport},
+		},
+		prefix:     bucket.Prefix + backupKeyDir,
+		passphrase: []byte(s.Config.BackupPassphrase),
+		serverName: s.Config.ServerName,
+	}, nil
+}
+
+// openBackupStore starts a backup action: it checks the backup-id
+// parameter when the action takes one, then observes the unit and returns
+// the backup store.
+func (c *charm) openBackupStore(ctx context.Context, params map[string]any, withID bool) (*backupStore, string, error) {
+	id, _ := params["backup-id"].(string)
+	if withID && !backupIDRE.MatchString(id) {
+		return nil, "", fmt.Errorf("backup-id %q is not a backup id (20 digits, as list-backups shows them)", id)
+	}
+	s, err := c.observe(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	store, err := c.backupStore(ctx, s)
+	if err != nil {
+		return nil, "", err
+	}
+	return store, id, nil
+}
+
+// encrypt returns a writer whose plaintext is OpenPGP-encrypted to w with
+// the passphrase: AES-256, iterated and salted SHA-256 S2K, integrity
+// protected (MDC), which any gpg 2 decrypts.
+func encrypt(w io.Writer, passphrase []byte, name string) (io.WriteCloser, error) {
+	config := &packet.Config{
+		DefaultCipher:          packet.CipherAES256,
+		DefaultCompressionAlgo: packet.CompressionNone,
+		S2KConfig:              &s2k.Config{S2KMode: s2k.IteratedSaltedS2K, Hash: crypto.SHA256, S2KCount: 65011712},
+	}
+	return openpgp.SymmetricallyEncrypt(w, passphrase, &openpgp.FileHints{IsBinary: true, FileName: name}, config)
+}
+
+// decrypt opens an OpenPGP message with the passphrase. A wrong passphrase
+// fails here, before any plaintext is read; the integrity check (MDC)
+// fails the last Read of the returned reader.
+func decrypt(r io.Reader, passphrase []byte) (io.Reader, error) {
+	asked := false
+	md, err := openpgp.ReadMessage(r, openpgp.EntityList{}, func([]openpgp.Key, bool) ([]byte, error) {
+		if asked {
+			return nil, errWrongPassphrase
+		}
+		asked = true
+		return passphrase, nil
+	}, nil)
+	switch {
+	case err != nil && asked:
+		return nil, errWrongPassphrase
+	case err != nil:
+		return nil, fmt.Errorf("not an OpenPGP-encrypted backup: %w", err)
+	}
+	return md.UnverifiedBody, nil
+}
+
+func (c *charm) createBackup(ctx context.Context, params map[string]any) (map[string]string, error) {
+	store, _, err := c.openBackupStore(ctx, params, false)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := c.workloadPebble()
+	if err != nil {
+		return nil, err
+	}
+	usesPG, err := workload.UsesPostgres(pc)
+	if err != nil {
+		return nil, err
+	}
+	version, err := workload.SynapseVersion(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	m := workload.BackupManifest{
+		Format: backupFormat, ServerName: store.serverName, SynapseVersion: version,
+		Unit: c.ev.Unit, BackupID: backupID(started), Created: started.UTC().Truncate(time.Second), Database: "sqlite",
+	}
+	if usesPG {
+		m.Database = "postgresql"
+	}
+	key := store.key(m.BackupID)
+	c.actionLog(ctx, "streaming backup %s to s3://%s/%s", m.BackupID, store.s3.Bucket, key)
+
+	// Three stages run at once, each in bounded memory: the container
+	// writes the tar, the charm compresses and encrypts it, and uploads.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tarR, tarW := io.Pipe()
+	encR, encW := io.Pipe()
+	written := make(chan workload.BackupManifest, 1)
+	go func() {
+		out, err := workload.WriteBackup(ctx, pc, m, !usesPG, tarW, backupExecTimeout)
+		tarW.CloseWithError(err)
+		written <- out
+	}()
+	go func() {
+		encW.CloseWithError(compressAndEncrypt(encW, tarR, store.passphrase, m.BackupID+".tar.gz"))
+	}()
+	meta := map[string]string{
+		"backup-id": m.BackupID, "unit": c.ev.Unit, "server-name": m.ServerName,
+		"synapse-version": m.SynapseVersion, "database": m.Database, "created": m.Created.Format(time.RFC3339),
+	}
+	size, err := store.s3.Put(ctx, key, encR, meta)
+	encR.CloseWithError(errors.New("upload ended"))
+	tarR.CloseWithError(errors.New("upload ended"))
+	if err != nil {
+		cancel()
+		<-written
+		return nil, fmt.Errorf("upload backup %s to bucket %s: %w", m.BackupID, store.s3.Bucket, err)
+	}
+	m = <-written
+	took := time.Since(started).Round(time.Millisecond)
+	c.logf("backup %s: %d files, %d bytes, %d bytes encrypted in s3://%s/%s, took %s", m.BackupID, m.FileCount, m.Bytes, size, store.s3.Bucket, key, took)
+	out := map[string]string{
+		"backup-id": m.BackupID,
+		"bucket":    store.s3.Bucket,
+		"key":       key,
+		"size":      strconv.FormatInt(size, 10),
+		"files":     strconv.Itoa(m.FileCount),
+		"includes":  strings.Join(m.Includes, ", "),
+		"took":      took.String(),
+	}
+	if usesPG {
+		out["database"] = "not included: Synapse's database is in PostgreSQL; back it up with postgresql-k8s's create-backup action"
+	}
+	return out, nil
+}
+
+func compressAndEncrypt(w io.Writer, r io.Reader, passphrase []byte, name string) error {
+	enc, err := encrypt(w, passphrase, name)
+	if err != nil {
+		return fmt.Errorf("encrypt: %w", err)
+	}
+	gz := gzip.NewWriter(enc)
+	if _, err := io.Copy(gz, r); err != nil {
+		return err
+	}
+	if err := gz.Close(); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// backupInfo is one backup as list-backups shows it.
+type backupInfo struct {
+	id, created, unit, database, version string
+	size                                 int64
+}
+
+func (c *charm) listBackups(ctx context.Context, params map[string]any) (map[string]string, error) {
+	store, _, err := c.openBackupStore(ctx, params, false)
+	if err != nil {
+		return nil, err
+	}
+	objects, err := store.s3.List(ctx, store.prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list backups in bucket %s: %w", store.s3.Bucket, err)
+	}
+	var infos []backupInfo
+	for _, o := range objects {
+		id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, store.prefix), backupKeySuffix)
+		if !ok || !backupIDRE.MatchString(id) {
+			continue
+		}
+		info := backupInfo{id: id, size: o.Size, created: o.LastModified.UTC().Format(time.RFC3339)}
+		if head, err := store.s3.Head(ctx, o.Key); err == nil {
+			info.unit = head.Metadata["unit"]
+			info.database = head.Metadata["database"]
+			info.version = head.Metadata["synapse-version"]
+			if t := head.Metadata["created"]; t != "" {
+				info.created = t
+			}
+		}
+		infos = append(infos, info)
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].id < infos[j].id })
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "backup-id\tcreated\tunit\tdatabase\tsynapse\tsize")
+	out := map[string]string{"count": strconv.Itoa(len(infos))}
+	for _, b := range infos {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.id, b.created, orDash(b.unit), orDash(b.database), orDash(b.version), humanBytes(b.size))
+		prefix := "backups." + b.id + "."
+		out[prefix+"size"] = strconv.FormatInt(b.size, 10)
+		out[prefix+"created"] = b.created
+		if b.unit != "" {
+			out[prefix+"unit"] = b.unit
+		}
+		if b.database != "" {
+			out[prefix+"database"] = b.database
+		}
+	}
+	_ = tw.Flush()
+	out["formatted"] = table.String()
+	return out, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func (c *charm) deleteBackup(ctx context.Context, params map[string]any) (map[string]string, error) {
+	store, id, err := c.openBackupStore(ctx, params, true)
+	if err != nil {
+		return nil, err
+	}
+	key := store.key(id)
+	if _, err := store.s3.Head(ctx, key); err != nil {
+		return nil, store.missing(id, err)
+	}
+	if err := store.s3.Delete(ctx, key); err != nil {
+		return nil, fmt.Errorf("delete backup %s: %w", id, err)
+	}
+	return map[string]string{"backup-id": id, "deleted": key}, nil
+}
+
+// missing turns a not-found error into one that says where to look.
+func (b *backupStore) missing(id string, err error) error {
+	if errors.Is(err, s3store.ErrNotFound) {
+		return fmt.Errorf("backup %s does not exist in bucket %s: list-backups shows the backups there", id, b.s3.Bucket)
+	}
+	return fmt.Errorf("look up backup %s: %w", id, err)
+}
+
+// streamErr remembers the first error other than EOF its reader returned,
+// so a failure the consumer swallowed (Pebble treats any read error as the
+// end of stdin) is still seen.
+type streamErr struct {
+	r   io.Reader
+	err error
+}
+
+func (s *streamErr) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[string]string, error) {
+	store, id, err := c.openBackupStore(ctx, params, true)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := c.workloadPebble()
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	body, _, err := store.s3.Get(ctx, store.key(id))
+	if err != nil {
+		return nil, store.missing(id, err)
+	}
+	defer body.Close()
+	plain, err := decrypt(body, store.passphrase)
+	if errors.Is(err, errWrongPassphrase) {
+		return nil, fmt.Errorf("cannot decrypt backup %s with the configured backup_passphrase: set the passphrase the backup was made with (juju config %s backup_passphrase=...); nothing was changed", id, c.ev.App)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup %s: %w; nothing was changed", id, err)
+	}
+	gz, err := gzip.NewReader(plain)
+	if err != nil {
+		return nil, fmt.Errorf("backup %s is not a gzip-compressed archive: %w; nothing was changed", id, err)
+	}
+	// The manifest is the first entry: read it, keep its bytes, and hand
+	// the whole archive on.
+	var head bytes.Buffer
+	tr := tar.NewReader(io.TeeReader(gz, &head))
+	hdr, err := tr.Next()
+	if err != nil || hdr.Name != workload.BackupManifestName {
+		return nil, fmt.Errorf("backup %s has no manifest: not a backup of this charm; nothing was changed", id)
+	}
+	var m workload.BackupManifest
+	if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("backup %s: unreadable manifest: %w; nothing was changed", id, err)
+	}
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		return nil, fmt.Errorf("backup %s: read the manifest: %w", id, err)
+	}
+	if m.Format != backupFormat {
+		return nil, fmt.Errorf("backup %s has format %d; this charm restores format %d; nothing was changed", id, m.Format, backupFormat)
+	}
+	if m.ServerName != store.serverName {
+		return nil, fmt.Errorf("backup %s is of server_name %s, but this application serves %s: a homeserver's data cannot move to another server_name; nothing was changed", id, m.ServerName, store.serverName)
+	}
+	usesPG, err := workload.UsesPostgres(pc)
+	if err != nil {
+		return nil, err
+	}
+	replace := !usesPG && m.Database == "sqlite"
+	if replace {
+		running, err := workload.SynapseVersion(ctx, pc)
+		if err != nil {
+			return nil, err
+		}
+		if versionLess(running, m.SynapseVersion) {
+			return nil, fmt.Errorf("backup %s was made by Synapse %s, and this unit runs %s, which cannot open a newer database; use the image the backup was made with; nothing was changed", id, m.SynapseVersion, running)
+		}
+	}
+
+	c.actionLog(ctx, "backup %s of %s (unit %s, %s) decrypted and checked; extracting beside the live data", id, m.ServerName, m.Unit, m.Created.Format(time.RFC3339))
+	// Extract beside the live data, while Synapse keeps running.
+	stream := &streamErr{r: io.MultiReader(&head, gz)}
+	staged, err := workload.StageRestore(ctx, pc, stream, backupExecTimeout)
+	if err == nil {
+		// Read to the end: the OpenPGP integrity check runs on the last byte.
+		_, err = io.Copy(io.Discard, stream)
+	}
+	if err == nil && stream.err != nil {
+		err = stream.err
+	}
+	if err != nil {
+		_ = workload.DiscardRestore(pc)
+		return nil, fmt.Errorf("backup %s cannot be extracted (damaged or incomplete?): %w; nothing was changed", id, err)
+	}
+
+	out := map[string]string{"backup-id": id, "files": strconv.Itoa(staged.Files), "from-unit": m.Unit, "created": m.Created.Format(time.RFC3339)}
+	if !replace {
+		// The database is elsewhere: add the media files back, keep the
+		// ones uploaded since (the database refers to them).
+		c.actionLog(ctx, "extracted %d files; adding the media files to the media store", staged.Files)
+		if err := workload.SwapRestore(ctx, pc, false); err != nil {
+			_ = workload.DiscardRestore(pc)
+			return nil, err
+		}
+		out["restored"] = "media files"
+		switch {
+		case usesPG:
+			out["database"] = "not restored: Synapse's database is in PostgreSQL; restore it with postgresql-k8s's restore action"
+		default:
+			out["database"] = "not in this backup: it was made while Synapse ran on PostgreSQL"
+		}
+		out["took"] = time.Since(started).Round(time.Millisecond).String()
+		return out, nil
+	}
+	c.actionLog(ctx, "extracted %d files; stopping synapse to swap the database and the media store", staged.Files)
+
+	stopped, err := workload.StopActive(pc, c.opts.ChangeTimeout)
+	if err != nil {
+		_ = workload.StartServices(pc, stopped, c.opts.ChangeTimeout)
+		_ = workload.DiscardRestore(pc)
+		return nil, fmt.Errorf("stop synapse before the restore: %w; nothing was changed", err)
+	}
+	if err := workload.SwapRestore(ctx, pc, true); err != nil {
+		_ = workload.DiscardRestore(pc)
+		if serr := workload.StartServices(pc, stopped, c.opts.ChangeTimeout); serr != nil {
+			return nil, fmt.Errorf("restore %s failed and synapse did not start again on its previous data: %w; %w", id, err, serr)
+		}
+		return nil, fmt.Errorf("restore %s failed; synapse runs again on its previous data: %w", id, err)
+	}
+	if err := workload.StartServices(pc, stopped, c.opts.ChangeTimeout); err != nil {
+		return nil, fmt.Errorf("backup %s was restored, but synapse did not start: %w", id, err)
+	}
+	c.logf("restored backup %s (%d files) and restarted %s", id, staged.Files, strings.Join(stopped, ", "))
+	out["restored"] = "database and media store"
+	out["restarted"] = strings.Join(stopped, ", ")
+	out["took"] = time.Since(started).Round(time.Millisecond).String()
+	return out, nil
+}
+
+// versionLess compares dotted version numbers ("1.98.0" < "1.99.0"); a
+// part that is not a number compares as 0.
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(strings.TrimLeft(pa[i], "v"))
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(strings.TrimLeft(pb[i], "v"))
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// workloadPebble returns the synapse container's Pebble, reachable.
+func (c *charm) workloadPebble() (pebbleClient, error) {
+	pc, err := c.pebble(workload.SynapseContainer)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pc.SysInfo(); err != nil {
+		return nil, fmt.Errorf("pebble in the %s container is not reachable: %w", workload.SynapseContainer, err)
+	}
+	return pc, nil
+}
+
+// actionLog tells the operator running the action what it is doing; a
+// failure to say so is only logged.
+func (c *charm) actionLog(ctx context.Context, format string, args ...any) {
+	if err := c.tools.ActionLog(ctx, fmt.Sprintf(format, args...)); err != nil {
+		c.logf("action-log: %v", err)
+	}
+}
