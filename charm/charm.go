@@ -43,6 +43,11 @@ type Options struct {
 	// Log receives the charm's own log lines (the unit log via stderr);
 	// io.Discard when nil.
 	Log io.Writer
+	// Exporter is a static program with the `nginx-exporter` command (the
+	// charm's own binary: cmd/charm sets it to itself), copied into the
+	// nginx container to serve nginx's counters to Prometheus. Empty runs
+	// no exporter and publishes no nginx scrape job.
+	Exporter string
 }
 
 func (o *Options) defaults() {

@@ -2,7 +2,10 @@ package charm
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
@@ -15,6 +18,7 @@ import (
 // serve yet, and the readiness of nginx.
 func (c *charm) applyNginx(ctx context.Context, s *Snapshot, plan topology.Plan, logTargets map[string]workload.LogTarget) (string, error) {
 	in := workload.NginxInput{BindAddress: s.Address, MaxUploadSize: s.Config.MaxUploadSize}
+	var err error
 	for _, p := range plan.Processes {
 		ip := s.Address
 		if p.Unit != c.ev.Unit {
@@ -28,6 +32,9 @@ func (c *charm) applyNginx(ctx context.Context, s *Snapshot, plan topology.Plan,
 			continue
 		}
 		in.Processes = append(in.Processes, workload.NginxProcess{Name: p.Name, Role: p.Role, IP: ip, Index: p.Index})
+	}
+	if in.Exporter, err = c.exporter(); err != nil {
+		return "", err
 	}
 	want, err := workload.RenderNginxContainer(in)
 	if err != nil {
@@ -56,4 +63,23 @@ func (c *charm) applyNginx(ctx context.Context, s *Snapshot, plan topology.Plan,
 		return "nginx is not answering its health check yet", nil
 	}
 	return "", nil
+}
+
+// exporter names the nginx exporter program for the nginx container: the
+// file in the container is named after the source's size and modification
+// time, so a new charm revision pushes a new one and an unchanged one
+// costs a stat, never a transfer.
+func (c *charm) exporter() (*workload.Executable, error) {
+	if c.opts.Exporter == "" {
+		return nil, nil
+	}
+	fi, err := os.Stat(c.opts.Exporter)
+	if err != nil {
+		return nil, fmt.Errorf("nginx exporter: %w", err)
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano())))
+	return &workload.Executable{
+		Path:   workload.NginxExporterDir + "/nginx-exporter-" + hex.EncodeToString(sum[:6]),
+		Source: c.opts.Exporter,
+	}, nil
 }

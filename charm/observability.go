@@ -3,11 +3,14 @@ package charm
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/nginxexporter"
 )
 
 // IngressEndpoint is the ingress (traefik v2) relation.
@@ -107,6 +110,18 @@ func (c *charm) publishMetrics(ctx context.Context, s *Snapshot, plan topology.P
 			Unit: p.Unit, Process: p.Name, Role: string(p.Role),
 			Host: relations.UnitDNSName(p.Unit, c.ev.Model), Port: metrics,
 		})
+	}
+	if c.opts.Exporter != "" {
+		// Every unit runs nginx, and with it the exporter.
+		units := s.Peer.LiveUnits(c.ev.Unit)
+		sort.Strings(units)
+		for _, u := range units {
+			targets = append(targets, relations.ScrapeTarget{
+				Unit: u, Process: "nginx", Role: "router",
+				Host: relations.UnitDNSName(u, c.ev.Model), Port: nginxexporter.Port,
+				Job: "nginx-" + strings.ReplaceAll(u, "/", "-"), Path: "/metrics",
+			})
+		}
 	}
 	appData := relations.ScrapeAppData(targets, relations.Topology{
 		Model: c.ev.Model, ModelUUID: c.ev.ModelUUID, App: c.ev.App, Unit: c.ev.Unit, CharmName: "synapse",

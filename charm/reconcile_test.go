@@ -30,6 +30,8 @@ type unit struct {
 	container *bed.Container
 	dir       string
 	addr      string
+	// exporter is the charm binary to run as nginx exporter; "" for none.
+	exporter string
 }
 
 func newUnit(t testing.TB) *unit {
@@ -90,6 +92,7 @@ func (u *unit) runEvent(ev juju.Event) {
 		ContainersDir: filepath.Join(u.dir, "containers"),
 		ReadyTimeout:  60 * time.Second,
 		Log:           testLog{u.t},
+		Exporter:      u.exporter,
 	})
 	require.NoError(u.t, err, "hook %s", ev.Name)
 }

@@ -8,7 +8,8 @@ import (
 
 // prometheus_scrape (prometheus-k8s, charms.prometheus_k8s.v0.prometheus_scrape).
 
-// ScrapeTarget is one Synapse process to scrape.
+// ScrapeTarget is one process to scrape: a Synapse process, or a unit's
+// nginx exporter.
 type ScrapeTarget struct {
 	Unit    string
 	Process string
@@ -16,6 +17,10 @@ type ScrapeTarget struct {
 	// Host is the unit's stable DNS name.
 	Host string
 	Port int
+	// Job is the job name; "synapse-<Process>" when empty.
+	Job string
+	// Path is the metrics path; Synapse's /_synapse/metrics when empty.
+	Path string
 }
 
 // Topology is the Juju topology Prometheus labels series with.
@@ -34,9 +39,16 @@ type Topology struct {
 func ScrapeAppData(targets []ScrapeTarget, topo Topology) map[string]string {
 	jobs := make([]map[string]any, 0, len(targets))
 	for _, t := range targets {
+		job, path := t.Job, t.Path
+		if job == "" {
+			job = "synapse-" + t.Process
+		}
+		if path == "" {
+			path = "/_synapse/metrics"
+		}
 		jobs = append(jobs, map[string]any{
-			"job_name":     "synapse-" + t.Process,
-			"metrics_path": "/_synapse/metrics",
+			"job_name":     job,
+			"metrics_path": path,
 			"static_configs": []map[string]any{{
 				"targets": []string{net.JoinHostPort(t.Host, strconv.Itoa(t.Port))},
 				"labels": map[string]string{

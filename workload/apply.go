@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path"
 	"reflect"
 	"slices"
@@ -57,7 +58,16 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 		return res, err
 	}
 	res.Pushed = pushed
-	if res.Removed, err = pruneFiles(c, want.Files, want.PruneDirs); err != nil {
+	pushedExecs, err := pushExecutables(c, want.Executables)
+	if err != nil {
+		return res, err
+	}
+	res.Pushed = append(res.Pushed, pushedExecs...)
+	keep := append([]File(nil), want.Files...)
+	for _, e := range want.Executables {
+		keep = append(keep, File{Path: e.Path})
+	}
+	if res.Removed, err = pruneFiles(c, keep, want.PruneDirs); err != nil {
 		return res, err
 	}
 
@@ -266,6 +276,32 @@ func pushFiles(c *client.Client, files []File) ([]string, error) {
 			return pushed, fmt.Errorf("write %s: %w", f.Path, err)
 		}
 		pushed = append(pushed, f.Path)
+	}
+	return pushed, nil
+}
+
+// pushExecutables copies the executables missing from the container; one
+// stat each, no transfer when present.
+func pushExecutables(c *client.Client, execs []Executable) ([]string, error) {
+	var pushed []string
+	for _, e := range execs {
+		_, err := c.ListFiles(&client.ListFilesOptions{Path: e.Path, Itself: true})
+		if err == nil {
+			continue
+		}
+		if !isNotFound(err) {
+			return pushed, fmt.Errorf("stat %s: %w", e.Path, err)
+		}
+		src, err := os.Open(e.Source)
+		if err != nil {
+			return pushed, fmt.Errorf("read %s: %w", e.Source, err)
+		}
+		err = c.Push(&client.PushOptions{Source: src, Path: e.Path, MakeDirs: true, Permissions: 0o755})
+		src.Close()
+		if err != nil {
+			return pushed, fmt.Errorf("write %s: %w", e.Path, err)
+		}
+		pushed = append(pushed, e.Path)
 	}
 	return pushed, nil
 }

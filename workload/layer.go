@@ -98,4 +98,17 @@ type Container struct {
 	// Reload maps a service to the files whose change it applies on SIGHUP,
 	// not a restart (nginx); such a service's environment carries no hash.
 	Reload map[string][]string
+	// Executables are programs copied from the charm container, pushed
+	// only when missing: their Path carries a version, so an existing file
+	// is the right one and is never read back. A pruned directory keeps
+	// them.
+	Executables []Executable
+}
+
+// Executable is a program the charm ships into a workload container.
+type Executable struct {
+	// Path is where it goes in the container; it should name the version.
+	Path string
+	// Source is the file in the charm container.
+	Source string
 }

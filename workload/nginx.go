@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/canonical/pebble/client"
+
+	"github.com/synapse-charm/synapse-k8s-go/workload/nginxexporter"
 )
 
 // The synapse-nginx container: nginx on every unit routes each request to
@@ -31,6 +33,13 @@ const (
 	NginxBinary     = "/usr/sbin/nginx"
 	NginxReadyCheck = "nginx-ready"
 	NginxAliveCheck = "nginx-alive"
+	// NginxStatusPort serves stub_status on the unit's address, to the
+	// exporter only.
+	NginxStatusPort = 9112
+	// NginxExporterService serves nginx's counters as Prometheus text.
+	NginxExporterService = "nginx-exporter"
+	// NginxExporterDir holds the exporter program, one file per version.
+	NginxExporterDir = "/usr/local/lib/synapse-charm"
 )
 
 // NginxInput is everything nginx.conf depends on.
@@ -46,6 +55,9 @@ type NginxInput struct {
 	// MaxUploadSize is the request body limit (config max_upload_size,
 	// e.g. "50M").
 	MaxUploadSize string
+	// Exporter is the program serving nginx's counters to Prometheus
+	// (the charm's own binary, see package nginxexporter); nil runs none.
+	Exporter *Executable
 }
 
 // NginxProcess is one Synapse process as nginx reaches it.
@@ -335,6 +347,22 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	w("            proxy_pass http://%s;", upstreamName(PoolMain))
 	w("        }")
 	w("    }")
+	w("")
+	w("    # nginx's own counters, for the exporter in this container only.")
+	w("    server {")
+	w("        listen %s;", net.JoinHostPort(in.BindAddress, fmt.Sprint(NginxStatusPort)))
+	w("        access_log off;")
+	w("        allow %s;", in.BindAddress)
+	w("        allow 127.0.0.1;")
+	w("        allow ::1;")
+	w("        deny all;")
+	w("        location = /stub_status {")
+	w("            stub_status;")
+	w("        }")
+	w("        location / {")
+	w("            return 404;")
+	w("        }")
+	w("    }")
 	w("}")
 	return b.Bytes(), nil
 }
@@ -357,7 +385,7 @@ func RenderNginxContainer(in NginxInput) (Container, error) {
 		return Container{}, err
 	}
 	listen := hostPort(in.BindAddress, NginxPort)
-	return Container{
+	out := Container{
 		Name:  NginxContainer,
 		Files: []File{{Path: NginxConfigPath, Content: conf, Mode: 0o644}},
 		Layer: Layer{
@@ -394,7 +422,18 @@ func RenderNginxContainer(in NginxInput) (Container, error) {
 		},
 		ReadyChecks: []string{NginxReadyCheck},
 		Reload:      map[string][]string{NginxService: {NginxConfigPath}},
-	}, nil
+		PruneDirs:   []string{NginxExporterDir},
+	}
+	if e := in.Exporter; e != nil {
+		out.Executables = []Executable{*e}
+		out.Layer.Services[NginxExporterService] = Service{
+			Override: "replace",
+			Summary:  "nginx's stub_status counters as Prometheus text",
+			Command:  strings.Join(append([]string{e.Path, "nginx-exporter"}, nginxexporter.Args(in.BindAddress, NginxStatusPort)...), " "),
+			Startup:  "enabled",
+		}
+	}
+	return out, nil
 }
 
 // nginxCheckDir is where CheckNginx puts the configuration it tests.

@@ -1,6 +1,10 @@
 // Command charm is the synapse charm, installed as the charm's dispatch
 // file: it reads the event from the environment Juju gives, runs one
 // reconcile (or action), and exits non-zero only when Juju should retry.
+//
+// `dispatch nginx-exporter ...` runs the nginx exporter instead: the charm
+// copies this static binary into the nginx container, whose image ships
+// no exporter, so one build serves both jobs.
 package main
 
 import (
@@ -12,9 +16,20 @@ import (
 
 	"github.com/synapse-charm/synapse-k8s-go/charm"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/workload/nginxexporter"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "nginx-exporter" {
+		os.Exit(nginxexporter.Main(os.Args[2:], os.Stderr))
+	}
+	// Where this binary is, to copy it into the nginx container; without
+	// it the charm runs no exporter (and says so in the log).
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "synapse charm: no nginx exporter: %v\n", err)
+		self = ""
+	}
 	ev, err := juju.EventFromEnv(os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "synapse charm: %v\n", err)
@@ -28,6 +43,7 @@ func main() {
 		// Set only by the project's unit-agent simulator; Juju uses the default.
 		ContainersDir: os.Getenv("SYNAPSE_CHARM_CONTAINERS_DIR"),
 		Log:           os.Stderr,
+		Exporter:      self,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "synapse charm: %s: %v\n", ev.Name, err)

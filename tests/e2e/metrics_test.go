@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/synapse-charm/synapse-k8s-go/tests/sim"
+)
+
+// TestScrapeJobsCoverEveryProcess: with prometheus-k8s integrated on a
+// 3-unit cluster, the leader's scrape jobs name every Synapse process of
+// the plan and every unit's nginx exporter, each labelled with its unit,
+// process and role, and every target answers with Prometheus text. After
+// a scale-down the jobs follow the plan.
+func TestScrapeJobsCoverEveryProcess(t *testing.T) {
+	d := scaledToThree(t)
+	d.integrateWith("prometheus", &sim.StaticApp{
+		AppName: "prometheus-k8s", EndpointName: "metrics-endpoint", InterfaceName: "prometheus_scrape",
+	}, "metrics-endpoint")
+
+	check := func(units []string) {
+		t.Helper()
+		rel, ok := d.m.RelationOn("metrics-endpoint")
+		require.True(t, ok)
+		var jobs []struct {
+			JobName       string `json:"job_name"`
+			MetricsPath   string `json:"metrics_path"`
+			StaticConfigs []struct {
+				Targets []string          `json:"targets"`
+				Labels  map[string]string `json:"labels"`
+			} `json:"static_configs"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(rel.AppData["scrape_jobs"]), &jobs))
+
+		var want, got []string
+		for _, p := range d.plan().Processes {
+			want = append(want, p.Unit+" "+p.Name+" "+string(p.Role))
+		}
+		for _, u := range units {
+			want = append(want, u+" nginx router")
+		}
+		client := &http.Client{Timeout: 10 * time.Second}
+		for _, j := range jobs {
+			require.Len(t, j.StaticConfigs, 1, j.JobName)
+			sc := j.StaticConfigs[0]
+			l := sc.Labels
+			got = append(got, l["juju_unit"]+" "+l["synapse_process"]+" "+l["synapse_role"])
+			require.Len(t, sc.Targets, 1)
+			host, port, err := net.SplitHostPort(sc.Targets[0])
+			require.NoError(t, err)
+			// In Kubernetes the target is the unit's stable DNS name; on the
+			// bed it resolves to the unit's address.
+			assert.True(t, strings.HasPrefix(host, strings.ReplaceAll(l["juju_unit"], "/", "-")+"."), host)
+			url := "http://" + net.JoinHostPort(d.unit(l["juju_unit"]).Address, port) + j.MetricsPath
+			resp, err := client.Get(url)
+			require.NoError(t, err, j.JobName)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "%s %s", j.JobName, url)
+			assert.Contains(t, string(body), "# TYPE ", "%s answers Prometheus text", j.JobName)
+			if l["synapse_process"] == "nginx" {
+				assert.Contains(t, string(body), "nginx_up 1\n", j.JobName)
+			}
+		}
+		sort.Strings(want)
+		sort.Strings(got)
+		assert.Equal(t, want, got)
+	}
+	check([]string{"synapse/0", "synapse/1", "synapse/2"})
+
+	require.NoError(t, d.m.Scale(d.ctx, 2))
+	d.waitIdle()
+	d.requireActive()
+	check([]string{"synapse/0", "synapse/1"})
+}
