@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -139,4 +140,46 @@ func TestDatabaseRemovedKeepsTheLastConfig(t *testing.T) {
 	assert.Equal(t, running, u.service().CurrentSince, "no restart")
 	assert.Contains(t, u.file("/data/homeserver.yaml"), "psycopg2", "still configured for PostgreSQL")
 	assert.Equal(t, 200, u.health())
+}
+
+// TestDatabaseOutageIsReported: Synapse's /health stays 200 while
+// PostgreSQL is away, so the unit's own Pebble check on the database is
+// what turns the status from active to waiting, naming the database; when
+// the database is back the next hook says active again, and nothing was
+// restarted by the charm.
+func TestDatabaseOutageIsReported(t *testing.T) {
+	ctx := context.Background()
+	u := newUnit(t)
+	pg := startPostgres(t)
+	u.run("config-changed")
+	id := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
+	u.run("database-relation-created")
+	require.NoError(t, pg.CreateRole(ctx, "relation_id_1", "Abcdefgh12345678", true))
+	require.NoError(t, pg.CreateDatabase(ctx, "synapse", "relation_id_1", false))
+	secretID := u.mem.AddSecret("postgresql-k8s", "", map[string]string{"username": "relation_id_1", "password": "Abcdefgh12345678"})
+	u.mem.SetRelationData(id, "postgresql-k8s", true, map[string]string{
+		"secret-user": secretID, "endpoints": pg.Host() + ":" + itoa(pg.Port()), "database": "synapse",
+	})
+	u.run("database-relation-changed")
+	require.Equal(t, juju.Active, u.mem.UnitStatus().Status, u.mem.UnitStatus().Message)
+	since := u.service().CurrentSince
+
+	waitStatus := func(want juju.StatusName, contains string) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			u.run("update-status")
+			st := u.mem.UnitStatus()
+			if st.Status == want && strings.Contains(st.Message, contains) {
+				return
+			}
+			require.True(t, time.Now().Before(deadline), "status stayed %s %q, want %s with %q", st.Status, st.Message, want, contains)
+			time.Sleep(time.Second)
+		}
+	}
+	require.NoError(t, pg.Stop())
+	waitStatus(juju.Waiting, "PostgreSQL at "+pg.Host()+":"+itoa(pg.Port())+" does not answer from the synapse container")
+	require.NoError(t, pg.Restart(ctx))
+	waitStatus(juju.Active, "main")
+	assert.Equal(t, since, u.service().CurrentSince, "the outage restarted nothing from the charm")
 }

@@ -288,6 +288,10 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if len(readiness.NotReady) > 0 {
 		return waiting("synapse is starting: %s not passing yet", strings.Join(readiness.NotReady, ", ")), nil
 	}
+	if len(readiness.Unreachable) > 0 {
+		// Synapse's /health stays 200 meanwhile; active would hide it.
+		return waiting("%s does not answer from the synapse container; Synapse serves what it can until it is back", strings.Join(readiness.Unreachable, " and ")), nil
+	}
 	var msg string
 	if isMain {
 		msg = fmt.Sprintf("main, %d %s", len(local), plural(len(local), "process", "processes"))
@@ -407,14 +411,9 @@ func (c *charm) database(ctx context.Context, s *Snapshot, pc pebbleClient) (*wo
 			return nil, "", nil, fmt.Errorf("request database: %w: %w", err, ErrRetry)
 		}
 	}
-	var secret map[string]string
-	if id := relations.DatabaseSecretID(rel.App); id != "" {
-		content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id, Refresh: c.ev.Kind() == "secret-changed"})
-		if err != nil {
-			c.logf("database credentials secret not readable yet: %v", err)
-		} else {
-			secret = content
-		}
+	secret, err := c.relationSecret(ctx, relations.DatabaseSecretID(rel.App))
+	if err != nil {
+		return nil, "", nil, err
 	}
 	parsed, err := relations.ParseDatabase(rel.App, secret, requested)
 	switch {

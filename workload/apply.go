@@ -375,6 +375,9 @@ type Readiness struct {
 	NotReady []string
 	// Failed names services that Pebble reports in error or backoff.
 	Failed []string
+	// Unreachable names the outside services whose dependency check is
+	// down (Container.DependencyChecks), sorted.
+	Unreachable []string
 }
 
 // Ready reports whether every ready check of the container passes. It
@@ -393,7 +396,11 @@ func Ready(ctx context.Context, c *client.Client, want Container, probe *http.Cl
 			r.Failed = append(r.Failed, si.Name)
 		}
 	}
-	checks, err := c.Checks(&client.ChecksOptions{Names: want.ReadyChecks})
+	names := append([]string(nil), want.ReadyChecks...)
+	for name := range want.DependencyChecks {
+		names = append(names, name)
+	}
+	checks, err := c.Checks(&client.ChecksOptions{Names: names})
 	if err != nil {
 		return r, fmt.Errorf("read checks: %w", err)
 	}
@@ -402,7 +409,13 @@ func Ready(ctx context.Context, c *client.Client, want Container, probe *http.Cl
 		if ci.Status != client.CheckStatusUp {
 			down[ci.Name] = true
 		}
+		// Pebble marks a check down only after `threshold` failures in a
+		// row, which keeps a blip out of the status.
+		if what, ok := want.DependencyChecks[ci.Name]; ok && ci.Status == client.CheckStatusDown {
+			r.Unreachable = append(r.Unreachable, what)
+		}
 	}
+	sort.Strings(r.Unreachable)
 	for _, name := range want.ReadyChecks {
 		check := want.Layer.Checks[name]
 		if down[name] || (check.HTTP != nil && !probeOK(ctx, probe, check.HTTP.URL)) {

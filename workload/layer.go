@@ -98,6 +98,10 @@ type Container struct {
 	// Reload maps a service to the files whose change it applies on SIGHUP,
 	// not a restart (nginx); such a service's environment carries no hash.
 	Reload map[string][]string
+	// DependencyChecks maps the checks that watch a service outside the
+	// unit (PostgreSQL, Redis) to how the status names it; Ready reports
+	// those that are down.
+	DependencyChecks map[string]string
 	// Executables are programs copied from the charm container, pushed
 	// only when missing: their Path carries a version, so an existing file
 	// is the right one and is never read back. A pruned directory keeps

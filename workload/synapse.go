@@ -125,7 +125,34 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 		}
 		out.ReadyChecks = append(out.ReadyChecks, ReadyCheckName(p.Name))
 	}
+	// Synapse's /health stays 200 while its database or Redis is away, so
+	// the container watches them itself (from where Synapse connects).
+	deps := map[string]Check{}
+	out.DependencyChecks = map[string]string{}
+	if pg := in.Homeserver.Postgres; pg != nil {
+		deps[DatabaseCheck] = dependencyCheck(pg.Host, pg.Port)
+		out.DependencyChecks[DatabaseCheck] = "PostgreSQL at " + hostPort(pg.Host, pg.Port)
+	}
+	if r := in.Homeserver.Redis; r != nil {
+		deps[RedisCheck] = dependencyCheck(r.Host, r.Port)
+		out.DependencyChecks[RedisCheck] = "Redis at " + hostPort(r.Host, r.Port)
+	}
+	for name, check := range deps {
+		out.Layer.Checks[name] = check
+	}
 	return out, nil
+}
+
+// Pebble checks on the services Synapse depends on.
+const (
+	DatabaseCheck = "database-reachable"
+	RedisCheck    = "redis-reachable"
+)
+
+// dependencyCheck is down after two failed connections 5 s apart, and up
+// again at the first success.
+func dependencyCheck(host string, port int) Check {
+	return Check{Override: "replace", Period: "5s", Timeout: "3s", Threshold: 2, TCP: &TCPCheck{Host: host, Port: port}}
 }
 
 // PublicBaseURL resolves public_baseurl: the configured value, else the

@@ -398,6 +398,15 @@ func TestFaults(t *testing.T) {
 			time.Sleep(rest)
 		}
 		t.Logf("during the %s Redis outage: %d sends acknowledged, %d failed", outage, ok, failed)
+		// Synapse's /health stays 200 without Redis: the units' Pebble
+		// checks on Redis must make them say so instead of active.
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(d.statuses(), "Redis at") {
+			require.True(t, time.Now().Before(deadline), "no unit says Redis is away: %s", d.statuses())
+			d.m.UpdateStatus()
+			requireIdleOrHookError(t, d.m.WaitIdle(d.ctx))
+		}
+		t.Logf("statuses at the end of the Redis outage: %s", d.statuses())
 		require.NoError(t, d.redis.Restart(d.ctx))
 		d.settle(t, tr, "after the Redis outage")
 		t.Logf("processes restarted after the Redis outage: %v", sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)))
