@@ -1,7 +1,6 @@
 package charm_test
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -9,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/synapse-charm/synapse-k8s-go/relations"
 )
 
 // TestMetricsEndpointPublishesEveryProcess: the scrape jobs in the relation
@@ -18,15 +19,8 @@ func TestMetricsEndpointPublishesEveryProcess(t *testing.T) {
 	id := u.mem.AddRelation("metrics-endpoint", "prometheus-k8s", "prometheus-k8s/0")
 	u.run("config-changed")
 	app := u.mem.RelationData(id, "synapse", true)
-	var jobs []struct {
-		JobName       string `json:"job_name"`
-		MetricsPath   string `json:"metrics_path"`
-		StaticConfigs []struct {
-			Targets []string          `json:"targets"`
-			Labels  map[string]string `json:"labels"`
-		} `json:"static_configs"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(app["scrape_jobs"]), &jobs))
+	jobs, err := relations.ParseScrapeJobs(app["scrape_jobs"])
+	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	assert.Equal(t, "synapse-main", jobs[0].JobName)
 	assert.Equal(t, []string{"synapse-0.synapse-endpoints.test.svc.cluster.local:9000"}, jobs[0].StaticConfigs[0].Targets)

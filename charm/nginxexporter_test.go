@@ -1,7 +1,6 @@
 package charm_test
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
@@ -61,15 +61,8 @@ func TestNginxExporterServesNginxCounters(t *testing.T) {
 	st := u.mem.UnitStatus()
 	require.Equal(t, juju.Active, st.Status, st.Message)
 
-	var jobs []struct {
-		JobName       string `json:"job_name"`
-		MetricsPath   string `json:"metrics_path"`
-		StaticConfigs []struct {
-			Targets []string          `json:"targets"`
-			Labels  map[string]string `json:"labels"`
-		} `json:"static_configs"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(u.mem.RelationData(id, "synapse", true)["scrape_jobs"]), &jobs))
+	jobs, err := relations.ParseScrapeJobs(u.mem.RelationData(id, "synapse", true)["scrape_jobs"])
+	require.NoError(t, err)
 	require.Len(t, jobs, 2)
 	assert.Equal(t, "synapse-main", jobs[0].JobName)
 	assert.Equal(t, "nginx-synapse-0", jobs[1].JobName)

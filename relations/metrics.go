@@ -2,6 +2,7 @@ package relations
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"strconv"
 )
@@ -32,12 +33,36 @@ type Topology struct {
 	CharmName string `json:"charm_name"`
 }
 
+// ScrapeJob is one entry of scrape_jobs (a Prometheus scrape config the
+// provider sanitises and extends with the topology).
+type ScrapeJob struct {
+	JobName       string         `json:"job_name"`
+	MetricsPath   string         `json:"metrics_path"`
+	StaticConfigs []StaticConfig `json:"static_configs"`
+}
+
+// StaticConfig is a static target list with its labels. (Field order is
+// the JSON key order: labels before targets, as a sorted map would be.)
+type StaticConfig struct {
+	Labels  map[string]string `json:"labels"`
+	Targets []string          `json:"targets"`
+}
+
+// ParseScrapeJobs reads the scrape_jobs value of the application bag.
+func ParseScrapeJobs(value string) ([]ScrapeJob, error) {
+	var jobs []ScrapeJob
+	if err := json.Unmarshal([]byte(value), &jobs); err != nil {
+		return nil, fmt.Errorf("scrape_jobs: %w", err)
+	}
+	return jobs, nil
+}
+
 // ScrapeAppData is what the leader writes to the application bag: one job
 // per process with an explicit target (no "*" wildcard, since processes
 // and their ports differ from unit to unit), labelled with the unit,
 // process and role, and the metadata Prometheus needs.
 func ScrapeAppData(targets []ScrapeTarget, topo Topology) map[string]string {
-	jobs := make([]map[string]any, 0, len(targets))
+	jobs := make([]ScrapeJob, 0, len(targets))
 	for _, t := range targets {
 		job, path := t.Job, t.Path
 		if job == "" {
@@ -46,12 +71,12 @@ func ScrapeAppData(targets []ScrapeTarget, topo Topology) map[string]string {
 		if path == "" {
 			path = "/_synapse/metrics"
 		}
-		jobs = append(jobs, map[string]any{
-			"job_name":     job,
-			"metrics_path": path,
-			"static_configs": []map[string]any{{
-				"targets": []string{net.JoinHostPort(t.Host, strconv.Itoa(t.Port))},
-				"labels": map[string]string{
+		jobs = append(jobs, ScrapeJob{
+			JobName:     job,
+			MetricsPath: path,
+			StaticConfigs: []StaticConfig{{
+				Targets: []string{net.JoinHostPort(t.Host, strconv.Itoa(t.Port))},
+				Labels: map[string]string{
 					"juju_unit":       t.Unit,
 					"synapse_process": t.Process,
 					"synapse_role":    t.Role,

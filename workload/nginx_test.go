@@ -237,6 +237,53 @@ type reply struct {
 	Body                                   int
 }
 
+// twoWorkerRouter is the host's nginx on <net>.1 with a rendered cluster
+// config, in front of stand-ins for main (<net>.2) and two generic workers
+// (<net>.3, <net>.4) at the ports Ports gives them.
+type twoWorkerRouter struct {
+	router
+	in           workload.NginxInput
+	dir          string
+	nginx        *exec.Cmd
+	main, g1, g2 *backend
+}
+
+func startTwoWorkerRouter(t *testing.T, subnet string) *twoWorkerRouter {
+	t.Helper()
+	bin := nginxBinary(t)
+	listenIP := subnet + ".1"
+	tw := &twoWorkerRouter{in: workload.NginxInput{
+		BindAddress:   listenIP,
+		MaxUploadSize: "1M",
+		Processes: []workload.NginxProcess{
+			{Name: "main", Role: workload.RoleMain, IP: subnet + ".2"},
+			{Name: "generic-1", Role: workload.RoleGeneric, IP: subnet + ".3", Index: 1},
+			{Name: "generic-2", Role: workload.RoleGeneric, IP: subnet + ".4", Index: 2},
+		},
+	}}
+	backends := []**backend{&tw.main, &tw.g1, &tw.g2}
+	for i, p := range tw.in.Processes {
+		port, _, _ := workload.Ports(p.Index)
+		*backends[i] = startBackend(t, p.IP, port, p.Name)
+	}
+	conf, err := workload.RenderNginx(tw.in)
+	require.NoError(t, err)
+	tw.dir = nginxDir(t)
+	listen := net.JoinHostPort(listenIP, strconv.Itoa(workload.NginxPort))
+	tw.nginx = runNginx(t, bin, tw.dir, conf, listen)
+	tw.router = router{t: t, base: "http://" + listen}
+	return tw
+}
+
+// reload renders in, writes it and has nginx reload it (SIGHUP).
+func (tw *twoWorkerRouter) reload(t *testing.T, in workload.NginxInput) {
+	t.Helper()
+	conf, err := workload.RenderNginx(in)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(tw.dir, "nginx.conf"), conf, 0o644))
+	require.NoError(t, tw.nginx.Process.Signal(syscall.SIGHUP))
+}
+
 func startBackend(t *testing.T, ip string, port int, name string) *backend {
 	t.Helper()
 	b := &backend{name: name, holding: make(chan struct{}, 16), release: make(chan struct{})}
@@ -345,29 +392,9 @@ func origin(server string) map[string]string {
 // config in front of stand-ins for main and two generic workers on
 // distinct loopback addresses, at the ports Ports gives them.
 func TestNginxRoutesThroughTheCluster(t *testing.T) {
-	bin := nginxBinary(t)
-	const listenIP, mainIP, g1IP, g2IP = "127.88.0.1", "127.88.0.2", "127.88.0.3", "127.88.0.4"
-	in := workload.NginxInput{
-		BindAddress:   listenIP,
-		MaxUploadSize: "1M",
-		Processes: []workload.NginxProcess{
-			{Name: "main", Role: workload.RoleMain, IP: mainIP},
-			{Name: "generic-1", Role: workload.RoleGeneric, IP: g1IP, Index: 1},
-			{Name: "generic-2", Role: workload.RoleGeneric, IP: g2IP, Index: 2},
-		},
-	}
-	mainPort, _, _ := workload.Ports(0)
-	g1Port, _, _ := workload.Ports(1)
-	g2Port, _, _ := workload.Ports(2)
-	mainB := startBackend(t, mainIP, mainPort, "main")
-	g1 := startBackend(t, g1IP, g1Port, "generic-1")
-	g2 := startBackend(t, g2IP, g2Port, "generic-2")
-	conf, err := workload.RenderNginx(in)
-	require.NoError(t, err)
-	dir := nginxDir(t)
-	listen := net.JoinHostPort(listenIP, strconv.Itoa(workload.NginxPort))
-	cmd := runNginx(t, bin, dir, conf, listen)
-	r := router{t: t, base: "http://" + listen}
+	tw := startTwoWorkerRouter(t, "127.88.0")
+	r, in, mainB, g1, g2 := tw.router, tw.in, tw.main, tw.g1, tw.g2
+	g2IP := in.Processes[2].IP
 
 	// /health is nginx's own.
 	hits := mainB.hits.Load() + g1.hits.Load() + g2.hits.Load()
@@ -453,10 +480,7 @@ func TestNginxRoutesThroughTheCluster(t *testing.T) {
 		t.Fatal("the long-poll did not reach its worker")
 	}
 	in.Processes = in.Processes[:2]
-	conf, err = workload.RenderNginx(in)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "nginx.conf"), conf, 0o644))
-	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	tw.reload(t, in)
 	require.Eventually(t, func() bool {
 		for u := range userOf {
 			if r.via("GET", "/_matrix/client/v3/sync", bearer(u)) != "generic-1" {
@@ -481,10 +505,7 @@ func TestNginxRoutesThroughTheCluster(t *testing.T) {
 	// Back to two workers; stopping one passes its users to the other
 	// without an error, stopping both passes everything to main.
 	in.Processes = append(in.Processes, workload.NginxProcess{Name: "generic-2", Role: workload.RoleGeneric, IP: g2IP, Index: 2})
-	conf, err = workload.RenderNginx(in)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "nginx.conf"), conf, 0o644))
-	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	tw.reload(t, in)
 	require.Eventually(t, func() bool {
 		for u, w := range userOf {
 			if r.via("GET", "/_matrix/client/v3/sync", bearer(u)) != w {

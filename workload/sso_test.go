@@ -1,7 +1,6 @@
 package workload_test
 
 import (
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,28 +49,7 @@ func TestSSORequestsResolveToMain(t *testing.T) {
 // an SSO login through it, many times: every one reaches main, none a
 // worker, whatever the load balancing would do.
 func TestNginxSendsEverySSORequestToMain(t *testing.T) {
-	bin := nginxBinary(t)
-	const listenIP, mainIP, g1IP, g2IP = "127.88.3.1", "127.88.3.2", "127.88.3.3", "127.88.3.4"
-	in := workload.NginxInput{
-		BindAddress:   listenIP,
-		MaxUploadSize: "1M",
-		Processes: []workload.NginxProcess{
-			{Name: "main", Role: workload.RoleMain, IP: mainIP},
-			{Name: "generic-1", Role: workload.RoleGeneric, IP: g1IP, Index: 1},
-			{Name: "generic-2", Role: workload.RoleGeneric, IP: g2IP, Index: 2},
-		},
-	}
-	mainPort, _, _ := workload.Ports(0)
-	g1Port, _, _ := workload.Ports(1)
-	g2Port, _, _ := workload.Ports(2)
-	startBackend(t, mainIP, mainPort, "main")
-	startBackend(t, g1IP, g1Port, "generic-1")
-	startBackend(t, g2IP, g2Port, "generic-2")
-	conf, err := workload.RenderNginx(in)
-	require.NoError(t, err)
-	listen := net.JoinHostPort(listenIP, strconv.Itoa(workload.NginxPort))
-	runNginx(t, bin, nginxDir(t), conf, listen)
-	r := router{t: t, base: "http://" + listen}
+	r := startTwoWorkerRouter(t, "127.88.3").router
 
 	// The workers do serve client traffic through this config.
 	workers := map[string]bool{}

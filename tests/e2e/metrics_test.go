@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/tests/sim"
 )
 
@@ -31,15 +31,8 @@ func TestScrapeJobsCoverEveryProcess(t *testing.T) {
 		t.Helper()
 		rel, ok := d.m.RelationOn("metrics-endpoint")
 		require.True(t, ok)
-		var jobs []struct {
-			JobName       string `json:"job_name"`
-			MetricsPath   string `json:"metrics_path"`
-			StaticConfigs []struct {
-				Targets []string          `json:"targets"`
-				Labels  map[string]string `json:"labels"`
-			} `json:"static_configs"`
-		}
-		require.NoError(t, json.Unmarshal([]byte(rel.AppData["scrape_jobs"]), &jobs))
+		jobs, err := relations.ParseScrapeJobs(rel.AppData["scrape_jobs"])
+		require.NoError(t, err)
 
 		var want, got []string
 		for _, p := range d.plan().Processes {
