@@ -318,13 +318,8 @@ func TestBackupWithPostgresRestoresMediaOnly(t *testing.T) {
 	pg := startPostgres(t)
 	s3, _ := startBackupS3(t)
 	u.mem.SetConfig(map[string]any{"server_name": "test.local", "public_baseurl": "http://test.local/", "backup_passphrase": testPassphrase})
-	require.NoError(t, pg.CreateRole(ctx, "relation_id_1", "Abcdefgh12345678", true))
-	require.NoError(t, pg.CreateDatabase(ctx, "synapse", "relation_id_1", true))
 	db := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
-	u.mem.SetRelationData(db, "postgresql-k8s", true, map[string]string{
-		"username": "relation_id_1", "password": "Abcdefgh12345678",
-		"endpoints": pg.Host() + ":" + itoa(pg.Port()), "database": "synapse",
-	})
+	u.mem.SetRelationData(db, "postgresql-k8s", true, providePostgres(t, pg, true))
 	backup := u.mem.AddRelation("backup", "s3-integrator", "s3-integrator/0")
 	u.mem.SetRelationData(backup, "s3-integrator", true, map[string]string{
 		"access-key": s3.AccessKey(), "secret-key": s3.SecretKey(), "bucket": "backups",

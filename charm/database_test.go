@@ -94,15 +94,11 @@ func TestDatabaseWithTablesAndWrongLocaleBlocks(t *testing.T) {
 	u.run("config-changed")
 	running := u.service().CurrentSince
 
-	require.NoError(t, pg.CreateRole(ctx, "relation_id_1", "Abcdefgh12345678", true))
-	require.NoError(t, pg.CreateDatabase(ctx, "synapse", "relation_id_1", false))
+	answer := providePostgres(t, pg, false)
 	_, err := pg.Exec(ctx, "synapse", "CREATE TABLE leftover (id int)")
 	require.NoError(t, err)
 	id := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
-	u.mem.SetRelationData(id, "postgresql-k8s", true, map[string]string{
-		"username": "relation_id_1", "password": "Abcdefgh12345678",
-		"endpoints": pg.Host() + ":" + itoa(pg.Port()), "database": "synapse",
-	})
+	u.mem.SetRelationData(id, "postgresql-k8s", true, answer)
 	u.run("database-relation-changed")
 	st := u.mem.UnitStatus()
 	assert.Equal(t, juju.Blocked, st.Status)
@@ -113,21 +109,30 @@ func TestDatabaseWithTablesAndWrongLocaleBlocks(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// providePostgres does what postgresql-k8s does for the database relation:
+// a SUPERUSER relation user and the database synapse (with the cluster's
+// default, non-C collation unless collateC), and returns its answer with
+// plain credentials.
+func providePostgres(t *testing.T, pg *bed.Postgres, collateC bool) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, pg.CreateRole(ctx, "relation_id_1", "Abcdefgh12345678", true))
+	require.NoError(t, pg.CreateDatabase(ctx, "synapse", "relation_id_1", collateC))
+	return map[string]string{
+		"username": "relation_id_1", "password": "Abcdefgh12345678",
+		"endpoints": pg.Host() + ":" + itoa(pg.Port()), "database": "synapse",
+	}
+}
+
 // TestDatabaseRemovedKeepsTheLastConfig: removing the database relation
 // from a unit running on PostgreSQL blocks with the fix named and leaves
 // Synapse running on its last good configuration, never an empty SQLite.
 func TestDatabaseRemovedKeepsTheLastConfig(t *testing.T) {
-	ctx := context.Background()
 	u := newUnit(t)
 	pg := startPostgres(t)
 	u.run("config-changed")
-	require.NoError(t, pg.CreateRole(ctx, "relation_id_1", "Abcdefgh12345678", true))
-	require.NoError(t, pg.CreateDatabase(ctx, "synapse", "relation_id_1", true))
 	id := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
-	u.mem.SetRelationData(id, "postgresql-k8s", true, map[string]string{
-		"username": "relation_id_1", "password": "Abcdefgh12345678",
-		"endpoints": pg.Host() + ":" + itoa(pg.Port()), "database": "synapse",
-	})
+	u.mem.SetRelationData(id, "postgresql-k8s", true, providePostgres(t, pg, true))
 	u.run("database-relation-changed")
 	require.Equal(t, juju.Active, u.mem.UnitStatus().Status, u.mem.UnitStatus().Message)
 	running := u.service().CurrentSince
@@ -154,12 +159,7 @@ func TestDatabaseOutageIsReported(t *testing.T) {
 	u.run("config-changed")
 	id := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
 	u.run("database-relation-created")
-	require.NoError(t, pg.CreateRole(ctx, "relation_id_1", "Abcdefgh12345678", true))
-	require.NoError(t, pg.CreateDatabase(ctx, "synapse", "relation_id_1", false))
-	secretID := u.mem.AddSecret("postgresql-k8s", "", map[string]string{"username": "relation_id_1", "password": "Abcdefgh12345678"})
-	u.mem.SetRelationData(id, "postgresql-k8s", true, map[string]string{
-		"secret-user": secretID, "endpoints": pg.Host() + ":" + itoa(pg.Port()), "database": "synapse",
-	})
+	u.mem.SetRelationData(id, "postgresql-k8s", true, providePostgres(t, pg, false))
 	u.run("database-relation-changed")
 	require.Equal(t, juju.Active, u.mem.UnitStatus().Status, u.mem.UnitStatus().Message)
 	since := u.service().CurrentSince
