@@ -75,7 +75,22 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 	if err != nil {
 		return res, err
 	}
-	layer := Layer{Summary: want.Layer.Summary, Services: map[string]Service{}, Checks: want.Layer.Checks, LogTargets: map[string]LogTarget{}}
+	layer := Layer{Summary: want.Layer.Summary, Services: map[string]Service{}, Checks: map[string]Check{}, LogTargets: map[string]LogTarget{}}
+	for name, check := range want.Layer.Checks {
+		layer.Checks[name] = check
+	}
+	var staleChecks []string
+	for name, check := range current.Checks {
+		if _, ok := layer.Checks[name]; ok || check.Startup == "disabled" {
+			continue
+		}
+		// A removed worker's checks, or a dependency no longer used: keep
+		// the definition (Pebble cannot delete it) but stop running it.
+		check.Override, check.Startup = "replace", "disabled"
+		layer.Checks[name] = check
+		staleChecks = append(staleChecks, name)
+	}
+	sort.Strings(staleChecks)
 	for name, lt := range want.Layer.LogTargets {
 		layer.LogTargets[name] = lt
 	}
@@ -115,6 +130,12 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 			return res, fmt.Errorf("add layer to %s: %w", want.Name, err)
 		}
 		res.LayerChanged = true
+	}
+	if len(staleChecks) > 0 {
+		// Pebble keeps running a check whose startup turns disabled.
+		if _, err := c.StopChecks(&client.ChecksActionOptions{Names: staleChecks}); err != nil {
+			return res, fmt.Errorf("stop checks %v in %s: %w", staleChecks, want.Name, err)
+		}
 	}
 
 	infos, err := c.Services(&client.ServicesOptions{})
@@ -361,6 +382,9 @@ func sameService(a, b Service) bool {
 
 func normalCheck(c Check) Check {
 	c.Override = ""
+	if c.Startup == "enabled" {
+		c.Startup = ""
+	}
 	for _, d := range []*string{&c.Period, &c.Timeout} {
 		if parsed, err := time.ParseDuration(*d); err == nil {
 			*d = parsed.String()

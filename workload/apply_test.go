@@ -198,3 +198,53 @@ func TestReadyProbesTheCheckURL(t *testing.T) {
 	assert.Empty(t, r.NotReady)
 	assert.Empty(t, r.Failed)
 }
+
+// TestApplyStopsChecksNoLongerWanted: a check the desired state drops (a
+// removed worker's, or a dependency no longer used) stops running, since
+// Pebble cannot delete it; wanted again, it runs again. A dependency check
+// that is down is reported as unreachable.
+func TestApplyStopsChecksNoLongerWanted(t *testing.T) {
+	bed.RequireRoot(t)
+	ctx := context.Background()
+	pc := startPebble(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	want := container(t.TempDir(), "a\n", "b")
+	checks := map[string]workload.Check{
+		"keep": {Override: "replace", Period: "1s", Threshold: 1, HTTP: &workload.HTTPCheck{URL: srv.URL}},
+		"dep":  {Override: "replace", Period: "1s", Threshold: 1, TCP: &workload.TCPCheck{Host: "127.0.0.1", Port: 1}},
+	}
+	want.Layer.Checks = checks
+	want.DependencyChecks = map[string]string{"dep": "Nothing at 127.0.0.1:1"}
+	_, err := workload.Apply(ctx, pc, want, time.Minute)
+	require.NoError(t, err)
+	status := func() map[string]client.CheckStatus {
+		infos, err := pc.Checks(&client.ChecksOptions{})
+		require.NoError(t, err)
+		out := map[string]client.CheckStatus{}
+		for _, ci := range infos {
+			out[ci.Name] = ci.Status
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return status()["dep"] == client.CheckStatusDown }, 20*time.Second, 100*time.Millisecond)
+	r, err := workload.Ready(ctx, pc, want, srv.Client())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Nothing at 127.0.0.1:1"}, r.Unreachable)
+
+	want.Layer.Checks = map[string]workload.Check{"keep": checks["keep"]}
+	want.DependencyChecks = nil
+	res, err := workload.Apply(ctx, pc, want, time.Minute)
+	require.NoError(t, err)
+	assert.True(t, res.LayerChanged)
+	assert.Equal(t, client.CheckStatusInactive, status()["dep"], "a dropped check stops")
+	assert.Equal(t, client.CheckStatusUp, status()["keep"])
+	res, err = workload.Apply(ctx, pc, want, time.Minute)
+	require.NoError(t, err)
+	assert.False(t, res.Changed(), "stopping it once is enough")
+
+	want.Layer.Checks = checks
+	_, err = workload.Apply(ctx, pc, want, time.Minute)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return status()["dep"] == client.CheckStatusDown }, 20*time.Second, 100*time.Millisecond, "wanted again, it runs again")
+}

@@ -53,13 +53,16 @@ type Service struct {
 
 // Check is a Pebble health check definition.
 type Check struct {
-	Override  string     `yaml:"override"`
-	Level     string     `yaml:"level,omitempty"`
-	Period    string     `yaml:"period,omitempty"`
-	Timeout   string     `yaml:"timeout,omitempty"`
-	Threshold int        `yaml:"threshold,omitempty"`
-	HTTP      *HTTPCheck `yaml:"http,omitempty"`
-	TCP       *TCPCheck  `yaml:"tcp,omitempty"`
+	Override  string `yaml:"override"`
+	Level     string `yaml:"level,omitempty"`
+	Period    string `yaml:"period,omitempty"`
+	Timeout   string `yaml:"timeout,omitempty"`
+	Threshold int    `yaml:"threshold,omitempty"`
+	// Startup "disabled" keeps a check defined but not run (Pebble cannot
+	// delete one); empty means enabled.
+	Startup string     `yaml:"startup,omitempty"`
+	HTTP    *HTTPCheck `yaml:"http,omitempty"`
+	TCP     *TCPCheck  `yaml:"tcp,omitempty"`
 }
 
 // HTTPCheck succeeds on a 2xx answer from URL.
