@@ -52,7 +52,7 @@ func (c *charm) media(ctx context.Context, s *Snapshot) (*workload.S3Media, stri
 // checkMediaModule blocks when S3 media is wanted but the image lacks the
 // storage provider. It runs the check only when S3 media is not yet in the
 // unit's configuration, so a settled unit pays nothing.
-func (c *charm) checkMediaModule(ctx context.Context, pc pebbleClient) (*verdict, error) {
+func (c *charm) checkMediaModule(ctx context.Context, pc pebbleClient, remoteApp string) (*verdict, error) {
 	configured, err := workload.FileContains(pc, workload.HomeserverPath, workload.S3ProviderModule)
 	if err != nil || configured {
 		return nil, err
@@ -62,7 +62,7 @@ func (c *charm) checkMediaModule(ctx context.Context, pc pebbleClient) (*verdict
 		return nil, err
 	}
 	if !ok {
-		v := blocked("S3 media needs the %s Python module (synapse-s3-storage-provider) in the synapse image: use an image that ships it, or juju remove-relation %s %s", s3ProviderPythonModule, c.ev.App, MediaEndpoint)
+		v := blocked("S3 media needs the %s Python module (synapse-s3-storage-provider) in the synapse image: use an image that ships it, or juju remove-relation %s:%s %s", s3ProviderPythonModule, c.ev.App, MediaEndpoint, remoteApp)
 		return &v, nil
 	}
 	return nil, nil

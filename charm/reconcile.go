@@ -112,7 +112,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		}
 	}
 	if media != nil && pc != nil {
-		if v, err := c.checkMediaModule(ctx, pc); err != nil || v != nil {
+		if v, err := c.checkMediaModule(ctx, pc, s.Media.RemoteApp); err != nil || v != nil {
 			if err != nil {
 				return verdict{}, fmt.Errorf("%w: %w", err, ErrRetry)
 			}
@@ -142,7 +142,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 		return *v, nil
 	}
 	if saml != nil && pc != nil {
-		if v, err := c.checkSAMLModule(ctx, pc); err != nil || v != nil {
+		if v, err := c.checkSAMLModule(ctx, pc, s.SAML.RemoteApp); err != nil || v != nil {
 			if err != nil {
 				return verdict{}, fmt.Errorf("%w: %w", err, ErrRetry)
 			}

@@ -28,7 +28,7 @@ func (c *charm) saml(s *Snapshot) (*workload.SAML, string, *verdict) {
 	case errors.Is(err, relations.ErrNotReady):
 		return nil, fmt.Sprintf("single sign-on is off until %s provides the identity provider's metadata", rel.RemoteApp), nil
 	case err != nil:
-		v := blocked("saml relation from %s is malformed: %v: fix the identity provider settings of %s (juju config %s), or juju remove-relation %s %s", rel.RemoteApp, err, rel.RemoteApp, rel.RemoteApp, c.ev.App, SAMLEndpoint)
+		v := blocked("saml relation from %s is malformed: %v: fix the identity provider settings of %s (juju config %s), or juju remove-relation %s:%s %s", rel.RemoteApp, err, rel.RemoteApp, rel.RemoteApp, c.ev.App, SAMLEndpoint, rel.RemoteApp)
 		return nil, "", &v
 	}
 	return &workload.SAML{
@@ -55,7 +55,7 @@ func samlEntityID(s *Snapshot) string {
 // checkSAMLModule blocks when SAML is wanted but the image lacks pysaml2.
 // It runs the check only while SAML is not yet in the unit's configuration,
 // so a settled unit pays nothing.
-func (c *charm) checkSAMLModule(ctx context.Context, pc pebbleClient) (*verdict, error) {
+func (c *charm) checkSAMLModule(ctx context.Context, pc pebbleClient, remoteApp string) (*verdict, error) {
 	configured, err := workload.FileContains(pc, workload.HomeserverPath, "saml2_config:")
 	if err != nil || configured {
 		return nil, err
@@ -65,7 +65,7 @@ func (c *charm) checkSAMLModule(ctx context.Context, pc pebbleClient) (*verdict,
 		return nil, err
 	}
 	if !ok {
-		v := blocked("SAML single sign-on needs pysaml2 (the %s Python module) and xmlsec1 in the synapse image: use an image that ships them, such as the upstream Synapse image, or juju remove-relation %s %s", workload.SAMLModule, c.ev.App, SAMLEndpoint)
+		v := blocked("SAML single sign-on needs pysaml2 (the %s Python module) and xmlsec1 in the synapse image: use an image that ships them, such as the upstream Synapse image, or juju remove-relation %s:%s %s", workload.SAMLModule, c.ev.App, SAMLEndpoint, remoteApp)
 		return &v, nil
 	}
 	return nil, nil

@@ -254,7 +254,7 @@ func TestSAMLBadDataBlocksAndKeepsTheWorkload(t *testing.T) {
 	st := u.mem.UnitStatus()
 	assert.Equal(t, juju.Blocked, st.Status)
 	assert.Contains(t, st.Message, "saml relation from saml-integrator is malformed: metadata_url \"ftp://idp.example/metadata\" is not an http(s) URL")
-	assert.Contains(t, st.Message, "juju remove-relation synapse saml")
+	assert.Contains(t, st.Message, "juju remove-relation synapse:saml saml-integrator")
 	assert.Equal(t, before, u.file(workload.HomeserverPath), "the workload stays as it was")
 	assert.Equal(t, since, u.service().CurrentSince, "synapse not restarted")
 }
@@ -283,6 +283,7 @@ func TestSAMLNeedsPysaml2InTheImage(t *testing.T) {
 	st := u.mem.UnitStatus()
 	assert.Equal(t, juju.Blocked, st.Status)
 	assert.Contains(t, st.Message, "SAML single sign-on needs pysaml2 (the saml2 Python module) and xmlsec1 in the synapse image")
+	assert.Contains(t, st.Message, "juju remove-relation synapse:saml saml-integrator")
 	assert.NotContains(t, u.file(workload.HomeserverPath), "saml2_config")
 	assert.Equal(t, since, u.service().CurrentSince, "synapse not restarted")
 }
