@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/canonical/pebble/client"
@@ -81,16 +82,23 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 	}
 	var staleChecks []string
 	for name, check := range current.Checks {
-		if _, ok := layer.Checks[name]; ok || check.Startup == "disabled" {
-			continue
+		if _, ok := layer.Checks[name]; !ok && check.Startup != "disabled" {
+			staleChecks = append(staleChecks, name)
 		}
-		// A removed worker's checks, or a dependency no longer used: keep
-		// the definition (Pebble cannot delete it) but stop running it.
-		check.Override, check.Startup = "replace", "disabled"
-		layer.Checks[name] = check
-		staleChecks = append(staleChecks, name)
+	}
+	if len(staleChecks) > 0 && !canStopChecks(c) {
+		// An older Pebble (Juju before 3.6.11) refuses the startup field:
+		// leave its stale checks running, as they did before.
+		staleChecks = nil
 	}
 	sort.Strings(staleChecks)
+	for _, name := range staleChecks {
+		// A removed worker's checks, or a dependency no longer used: keep
+		// the definition (Pebble cannot delete it) but stop running it.
+		check := current.Checks[name]
+		check.Override, check.Startup = "replace", "disabled"
+		layer.Checks[name] = check
+	}
 	for name, lt := range want.Layer.LogTargets {
 		layer.LogTargets[name] = lt
 	}
@@ -325,6 +333,20 @@ func pushExecutables(c *client.Client, execs []Executable) ([]string, error) {
 		pushed = append(pushed, e.Path)
 	}
 	return pushed, nil
+}
+
+// canStopChecks reports whether the Pebble server knows a check's startup
+// field and stop-checks: Pebble 1.19 and later.
+func canStopChecks(c *client.Client) bool {
+	info, err := c.SysInfo()
+	if err != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(info.Version, "v"), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 1 || major == 1 && minor >= 19
 }
 
 func isNotFound(err error) bool {
