@@ -17,24 +17,33 @@ import (
 // handledBy returns the processes whose Synapse access log shows marker.
 func (d *deployment) handledBy(marker string) []string {
 	d.t.Helper()
-	var out []string
-	for _, p := range d.plan().Processes {
-		c := d.bed.Container(p.Unit, "synapse").Client()
-		found := false
-		err := c.Logs(&client.LogsOptions{
-			Services: []string{workload.ServiceName(p.Name)},
-			N:        -1,
-			WriteLog: func(e client.LogEntry) error {
-				found = found || strings.Contains(e.Message, marker)
-				return nil
-			},
-		})
-		require.NoError(d.t, err)
-		if found {
-			out = append(out, p.Name)
+	// Synapse logs a request when it has finished it, which may be just
+	// after the client got the answer, and Pebble reads the log
+	// asynchronously: wait (with a deadline) for a process to show it.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var out []string
+		for _, p := range d.plan().Processes {
+			c := d.bed.Container(p.Unit, "synapse").Client()
+			found := false
+			err := c.Logs(&client.LogsOptions{
+				Services: []string{workload.ServiceName(p.Name)},
+				N:        -1,
+				WriteLog: func(e client.LogEntry) error {
+					found = found || strings.Contains(e.Message, marker)
+					return nil
+				},
+			})
+			require.NoError(d.t, err)
+			if found {
+				out = append(out, p.Name)
+			}
 		}
+		if len(out) > 0 || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return out
 }
 
 // TestRoutingAcrossTheCluster: any unit accepts any request; a user's
