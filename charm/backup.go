@@ -29,6 +29,7 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/charm/s3store"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
 // BackupEndpoint is the s3 relation for backups. It changes nothing in
@@ -220,16 +221,16 @@ func (c *charm) createBackup(ctx context.Context, params map[string]any) (map[st
 	if err != nil {
 		return nil, err
 	}
-	usesPG, err := workload.UsesPostgres(pc)
+	usesPG, err := container.UsesPostgres(pc)
 	if err != nil {
 		return nil, err
 	}
-	version, err := workload.SynapseVersion(ctx, pc)
+	version, err := container.SynapseVersion(ctx, pc)
 	if err != nil {
 		return nil, err
 	}
 	started := time.Now()
-	m := workload.BackupManifest{
+	m := container.BackupManifest{
 		Format: backupFormat, ServerName: store.serverName, SynapseVersion: version,
 		Unit: c.ev.Unit, BackupID: backupID(started), Created: started.UTC().Truncate(time.Second), Database: "sqlite",
 	}
@@ -245,9 +246,9 @@ func (c *charm) createBackup(ctx context.Context, params map[string]any) (map[st
 	defer cancel()
 	tarR, tarW := io.Pipe()
 	encR, encW := io.Pipe()
-	written := make(chan workload.BackupManifest, 1)
+	written := make(chan container.BackupManifest, 1)
 	go func() {
-		out, err := workload.WriteBackup(ctx, pc, m, !usesPG, tarW, backupExecTimeout)
+		out, err := container.WriteBackup(ctx, pc, m, !usesPG, tarW, backupExecTimeout)
 		tarW.CloseWithError(err)
 		written <- out
 	}()
@@ -443,10 +444,10 @@ func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[s
 	var head bytes.Buffer
 	tr := tar.NewReader(io.TeeReader(gz, &head))
 	hdr, err := tr.Next()
-	if err != nil || hdr.Name != workload.BackupManifestName {
+	if err != nil || hdr.Name != container.BackupManifestName {
 		return nil, fmt.Errorf("backup %s has no manifest: not a backup of this charm; nothing was changed", id)
 	}
-	var m workload.BackupManifest
+	var m container.BackupManifest
 	if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&m); err != nil {
 		return nil, fmt.Errorf("backup %s: unreadable manifest: %w; nothing was changed", id, err)
 	}
@@ -459,13 +460,13 @@ func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[s
 	if m.ServerName != store.serverName {
 		return nil, fmt.Errorf("backup %s is of server_name %s, but this application serves %s: a homeserver's data cannot move to another server_name; nothing was changed", id, m.ServerName, store.serverName)
 	}
-	usesPG, err := workload.UsesPostgres(pc)
+	usesPG, err := container.UsesPostgres(pc)
 	if err != nil {
 		return nil, err
 	}
 	replace := !usesPG && m.Database == "sqlite"
 	if replace {
-		running, err := workload.SynapseVersion(ctx, pc)
+		running, err := container.SynapseVersion(ctx, pc)
 		if err != nil {
 			return nil, err
 		}
@@ -477,7 +478,7 @@ func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[s
 	c.actionLog(ctx, "backup %s of %s (unit %s, %s) decrypted and checked; extracting beside the live data", id, m.ServerName, m.Unit, m.Created.Format(time.RFC3339))
 	// Extract beside the live data, while Synapse keeps running.
 	stream := &streamErr{r: io.MultiReader(&head, gz)}
-	staged, err := workload.StageRestore(ctx, pc, stream, backupExecTimeout)
+	staged, err := container.StageRestore(ctx, pc, stream, backupExecTimeout)
 	if err == nil {
 		// Read to the end: the OpenPGP integrity check runs on the last byte.
 		_, err = io.Copy(io.Discard, stream)
@@ -486,7 +487,7 @@ func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[s
 		err = stream.err
 	}
 	if err != nil {
-		_ = workload.DiscardRestore(pc)
+		_ = container.DiscardRestore(pc)
 		return nil, fmt.Errorf("backup %s cannot be extracted (damaged or incomplete?): %w; nothing was changed", id, err)
 	}
 
@@ -495,8 +496,8 @@ func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[s
 		// The database is elsewhere: add the media files back, keep the
 		// ones uploaded since (the database refers to them).
 		c.actionLog(ctx, "extracted %d files; adding the media files to the media store", staged.Files)
-		if err := workload.SwapRestore(ctx, pc, false); err != nil {
-			_ = workload.DiscardRestore(pc)
+		if err := container.SwapRestore(ctx, pc, false); err != nil {
+			_ = container.DiscardRestore(pc)
 			return nil, err
 		}
 		out["restored"] = "media files"
@@ -511,20 +512,20 @@ func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[s
 	}
 	c.actionLog(ctx, "extracted %d files; stopping synapse to swap the database and the media store", staged.Files)
 
-	stopped, err := workload.StopActive(pc, c.opts.ChangeTimeout)
+	stopped, err := container.StopActive(pc, c.opts.ChangeTimeout)
 	if err != nil {
-		_ = workload.StartServices(pc, stopped, c.opts.ChangeTimeout)
-		_ = workload.DiscardRestore(pc)
+		_ = container.StartServices(pc, stopped, c.opts.ChangeTimeout)
+		_ = container.DiscardRestore(pc)
 		return nil, fmt.Errorf("stop synapse before the restore: %w; nothing was changed", err)
 	}
-	if err := workload.SwapRestore(ctx, pc, true); err != nil {
-		_ = workload.DiscardRestore(pc)
-		if serr := workload.StartServices(pc, stopped, c.opts.ChangeTimeout); serr != nil {
+	if err := container.SwapRestore(ctx, pc, true); err != nil {
+		_ = container.DiscardRestore(pc)
+		if serr := container.StartServices(pc, stopped, c.opts.ChangeTimeout); serr != nil {
 			return nil, fmt.Errorf("restore %s failed and synapse did not start again on its previous data: %w; %w", id, err, serr)
 		}
 		return nil, fmt.Errorf("restore %s failed; synapse runs again on its previous data: %w", id, err)
 	}
-	if err := workload.StartServices(pc, stopped, c.opts.ChangeTimeout); err != nil {
+	if err := container.StartServices(pc, stopped, c.opts.ChangeTimeout); err != nil {
 		return nil, fmt.Errorf("backup %s was restored, but synapse did not start: %w", id, err)
 	}
 	c.logf("restored backup %s (%d files) and restarted %s", id, staged.Files, strings.Join(stopped, ", "))

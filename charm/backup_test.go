@@ -28,6 +28,7 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
 	"github.com/synapse-charm/synapse-k8s-go/tests/matrix"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
 const testPassphrase = "correct horse battery staple"
@@ -259,7 +260,7 @@ func TestBackupRefusesAnotherServerName(t *testing.T) {
 // openBackup decrypts a backup as an operator would, with gpg when the
 // host has it (else with the OpenPGP library), and returns the archive's
 // entry names and manifest.
-func openBackup(t *testing.T, encrypted []byte) ([]string, workload.BackupManifest) {
+func openBackup(t *testing.T, encrypted []byte) ([]string, container.BackupManifest) {
 	t.Helper()
 	var plain []byte
 	if gpg, err := exec.LookPath("gpg"); err == nil {
@@ -289,7 +290,7 @@ func openBackup(t *testing.T, encrypted []byte) ([]string, workload.BackupManife
 	require.NoError(t, err)
 	tr := tar.NewReader(gz)
 	var names []string
-	var m workload.BackupManifest
+	var m container.BackupManifest
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
 // MediaEndpoint is the s3 relation for the media store.
@@ -53,11 +54,11 @@ func (c *charm) media(ctx context.Context, s *Snapshot) (*workload.S3Media, stri
 // storage provider. It runs the check only when S3 media is not yet in the
 // unit's configuration, so a settled unit pays nothing.
 func (c *charm) checkMediaModule(ctx context.Context, pc pebbleClient, remoteApp string) (*verdict, error) {
-	configured, err := workload.FileContains(pc, workload.HomeserverPath, workload.S3ProviderModule)
+	configured, err := container.FileContains(pc, workload.HomeserverPath, workload.S3ProviderModule)
 	if err != nil || configured {
 		return nil, err
 	}
-	ok, err := workload.HasPythonModule(ctx, pc, s3ProviderPythonModule)
+	ok, err := container.HasPythonModule(ctx, pc, s3ProviderPythonModule)
 	if err != nil {
 		return nil, err
 	}

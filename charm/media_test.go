@@ -15,6 +15,7 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
 	"github.com/synapse-charm/synapse-k8s-go/tests/matrix"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
 func (u *unit) action(name string, params map[string]any) map[string]string {
@@ -88,10 +89,10 @@ func TestMediaGoesToS3(t *testing.T) {
 
 func TestPythonModuleCheck(t *testing.T) {
 	u := newUnit(t)
-	ok, err := workload.HasPythonModule(context.Background(), u.container.Client(), "json")
+	ok, err := container.HasPythonModule(context.Background(), u.container.Client(), "json")
 	require.NoError(t, err)
 	assert.True(t, ok)
-	ok, err = workload.HasPythonModule(context.Background(), u.container.Client(), "no_such_module_here")
+	ok, err = container.HasPythonModule(context.Background(), u.container.Client(), "no_such_module_here")
 	require.NoError(t, err)
 	assert.False(t, ok)
 }

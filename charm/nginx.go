@@ -10,6 +10,7 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
 // applyNginx renders this unit's router from the plan and the addresses
@@ -48,7 +49,7 @@ func (c *charm) applyNginx(ctx context.Context, s *Snapshot, plan topology.Plan,
 	if _, err := pc.SysInfo(); err != nil {
 		return fmt.Sprintf("waiting for Pebble in the %s container", workload.NginxContainer), nil
 	}
-	res, err := workload.Apply(ctx, pc, want, c.opts.ChangeTimeout)
+	res, err := container.Apply(ctx, pc, want, c.opts.ChangeTimeout)
 	if err != nil {
 		return "", fmt.Errorf("apply %s: %w: %w", want.Name, err, ErrRetry)
 	}

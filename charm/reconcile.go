@@ -10,6 +10,7 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
 // DatabaseEndpoint is the postgresql_client relation.
@@ -175,7 +176,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	units := len(s.Peer.LiveUnits(c.ev.Unit))
 	if !isMain && len(local) == 0 {
 		// This unit runs nothing: say why, stop whatever it ran before.
-		if _, err := workload.Apply(ctx, pc, workload.Container{Name: workload.SynapseContainer}, c.opts.ChangeTimeout); err != nil {
+		if _, err := container.Apply(ctx, pc, workload.Container{Name: workload.SynapseContainer}, c.opts.ChangeTimeout); err != nil {
 			return verdict{}, fmt.Errorf("stop processes: %w: %w", err, ErrRetry)
 		}
 		if err := c.report(ctx, s, plan.Generation, true, version, senderState{plan.SendersEpoch, plan.SendersEpoch}); err != nil {
@@ -251,7 +252,7 @@ func (c *charm) converge(ctx context.Context, s *Snapshot) (verdict, error) {
 	if holdFor != "" {
 		holdSenders(&want, localProcs)
 	}
-	res, err := workload.Apply(ctx, pc, want, c.opts.ChangeTimeout)
+	res, err := container.Apply(ctx, pc, want, c.opts.ChangeTimeout)
 	if err != nil {
 		return verdict{}, fmt.Errorf("apply %s: %w: %w", want.Name, err, ErrRetry)
 	}
@@ -374,14 +375,14 @@ func deref(v *verdict) verdict {
 	return *v
 }
 
-func (c *charm) readiness(ctx context.Context, pc pebbleClient, want workload.Container, restarted bool) (workload.Readiness, error) {
+func (c *charm) readiness(ctx context.Context, pc pebbleClient, want workload.Container, restarted bool) (container.Readiness, error) {
 	if restarted {
 		if err := c.tools.StatusSet(ctx, &juju.StatusOptions{Status: juju.Maintenance, Message: "starting synapse"}); err != nil {
-			return workload.Readiness{}, err
+			return container.Readiness{}, err
 		}
-		return workload.WaitReady(ctx, pc, want, c.opts.HTTP, c.opts.ReadyTimeout)
+		return container.WaitReady(ctx, pc, want, c.opts.HTTP, c.opts.ReadyTimeout)
 	}
-	return workload.Ready(ctx, pc, want, c.opts.HTTP)
+	return container.Ready(ctx, pc, want, c.opts.HTTP)
 }
 
 func (c *charm) setPeerApp(ctx context.Context, s *Snapshot, data map[string]string) error {
@@ -432,7 +433,7 @@ func (c *charm) database(ctx context.Context, s *Snapshot, pc pebbleClient) (*wo
 		if pc == nil {
 			return nil, "serving on SQLite until Pebble answers", nil, nil
 		}
-		locale, err := workload.PrepareDatabase(ctx, pc, db)
+		locale, err := container.PrepareDatabase(ctx, pc, db)
 		if err != nil {
 			v := waiting("cannot reach the database yet: %v", err)
 			return nil, "", &v, nil
@@ -475,7 +476,7 @@ func (c *charm) synapseVersion(ctx context.Context, s *Snapshot, pc pebbleClient
 			return known, nil
 		}
 	}
-	v, err := workload.SynapseVersion(ctx, pc)
+	v, err := container.SynapseVersion(ctx, pc)
 	if err != nil {
 		return "", err
 	}

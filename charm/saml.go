@@ -7,6 +7,7 @@ import (
 
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
 // SAMLEndpoint is the saml relation (saml-integrator).
@@ -56,11 +57,11 @@ func samlEntityID(s *Snapshot) string {
 // It runs the check only while SAML is not yet in the unit's configuration,
 // so a settled unit pays nothing.
 func (c *charm) checkSAMLModule(ctx context.Context, pc pebbleClient, remoteApp string) (*verdict, error) {
-	configured, err := workload.FileContains(pc, workload.HomeserverPath, "saml2_config:")
+	configured, err := container.FileContains(pc, workload.HomeserverPath, "saml2_config:")
 	if err != nil || configured {
 		return nil, err
 	}
-	ok, err := workload.HasPythonModule(ctx, pc, workload.SAMLModule)
+	ok, err := container.HasPythonModule(ctx, pc, workload.SAMLModule)
 	if err != nil {
 		return nil, err
 	}

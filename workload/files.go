@@ -3,7 +3,7 @@ package workload
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
+	"io/fs"
 	"sort"
 )
 
@@ -14,7 +14,7 @@ type File struct {
 	// Content is the whole file.
 	Content []byte
 	// Mode is the file's permission bits (0600 for secrets).
-	Mode os.FileMode
+	Mode fs.FileMode
 }
 
 // HashFiles returns a digest of paths and contents. A service's environment

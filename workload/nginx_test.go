@@ -21,11 +21,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canonical/pebble/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
 // threeUnits is a cluster of three units: main and a persister on unit 0,
@@ -538,7 +540,7 @@ func TestApplyReloadsNginxOnConfigChange(t *testing.T) {
 	bed.RequireRoot(t)
 	bin := nginxBinary(t)
 	ctx := context.Background()
-	pc := startPebble(t)
+	pc := bed.StartHostPebble(t)
 	dir := nginxDir(t)
 	const listenIP, mainIP, g1IP, g2IP = "127.88.1.1", "127.88.1.2", "127.88.1.3", "127.88.1.4"
 	mainPort, _, _ := workload.Ports(0)
@@ -564,11 +566,11 @@ func TestApplyReloadsNginxOnConfigChange(t *testing.T) {
 		return c
 	}
 	want := render()
-	res, err := workload.Apply(ctx, pc, want, 30*time.Second)
+	res, err := container.Apply(ctx, pc, want, 30*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"nginx"}, res.Started)
 	assert.Empty(t, res.Reloaded, "a service started now read its files")
-	readiness, err := workload.WaitReady(ctx, pc, want, http.DefaultClient, 20*time.Second)
+	readiness, err := container.WaitReady(ctx, pc, want, http.DefaultClient, 20*time.Second)
 	require.NoError(t, err)
 	require.Empty(t, readiness.NotReady)
 	_, since := serviceSince(t, pc, "nginx")
@@ -590,7 +592,7 @@ func TestApplyReloadsNginxOnConfigChange(t *testing.T) {
 	// A unit joins: generic-2.
 	in.Processes = append(in.Processes, workload.NginxProcess{Name: "generic-2", Role: workload.RoleGeneric, IP: g2IP, Index: 2})
 	want = render()
-	res, err = workload.Apply(ctx, pc, want, 30*time.Second)
+	res, err = container.Apply(ctx, pc, want, 30*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, []string{filepath.Join(dir, "nginx.conf")}, res.Pushed)
 	assert.Equal(t, []string{"nginx"}, res.Reloaded)
@@ -624,7 +626,7 @@ func TestApplyReloadsNginxOnConfigChange(t *testing.T) {
 		t.Fatal("the long-poll did not complete")
 	}
 
-	res, err = workload.Apply(ctx, pc, want, 30*time.Second)
+	res, err = container.Apply(ctx, pc, want, 30*time.Second)
 	require.NoError(t, err)
 	assert.False(t, res.Changed(), "nothing to do: %+v", res)
 }
@@ -636,15 +638,22 @@ func TestCheckNginxCatchesABrokenConfig(t *testing.T) {
 		t.Skipf("CheckNginx runs %s: %v", workload.NginxBinary, err)
 	}
 	ctx := context.Background()
-	pc := startPebble(t)
+	pc := bed.StartHostPebble(t)
 	in := threeUnits()
 	in.BindAddress = "127.88.3.1"
 	conf, err := workload.RenderNginx(in)
 	require.NoError(t, err)
-	require.NoError(t, workload.CheckNginx(ctx, pc, conf))
+	require.NoError(t, container.CheckNginx(ctx, pc, conf))
 
 	broken := strings.Replace(string(conf), "proxy_pass http://synapse_sync;", "proxy_pass http://synapse_nowhere;", 1)
-	err = workload.CheckNginx(ctx, pc, []byte(broken))
+	err = container.CheckNginx(ctx, pc, []byte(broken))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "synapse_nowhere")
+}
+
+func serviceSince(t *testing.T, pc *client.Client, name string) (client.ServiceStatus, time.Time) {
+	infos, err := pc.Services(&client.ServicesOptions{Names: []string{name}})
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	return infos[0].Current, infos[0].CurrentSince
 }

@@ -1,4 +1,4 @@
-package workload
+package container
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/canonical/pebble/client"
+
+	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
 // DatabaseLocale is the outcome of preparing a PostgreSQL database.
@@ -54,7 +56,7 @@ print(json.dumps(out))
 // Synapse requires. postgresql-k8s creates databases with the cluster's
 // default locale; changing the locale of a database that already holds
 // tables would corrupt its indexes, so that case is only reported.
-func PrepareDatabase(ctx context.Context, c *client.Client, db *Postgres) (DatabaseLocale, error) {
+func PrepareDatabase(ctx context.Context, c *client.Client, db *workload.Postgres) (DatabaseLocale, error) {
 	in, err := json.Marshal(map[string]any{
 		"host": db.Host, "port": db.Port, "user": db.User, "password": db.Password, "database": db.Database,
 	})

@@ -1,4 +1,4 @@
-package workload
+package container
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/canonical/pebble/client"
+
+	"github.com/synapse-charm/synapse-k8s-go/workload"
 	"gopkg.in/yaml.v3"
 )
 
@@ -34,7 +36,7 @@ type ApplyResult struct {
 	// Removed lists stale files removed from the pruned directories.
 	Removed []string
 	// Reloaded lists running services sent SIGHUP because a file in their
-	// Container.Reload entry was pushed.
+	// workload.Container.Reload entry was pushed.
 	Reloaded []string
 }
 
@@ -52,7 +54,7 @@ func (r ApplyResult) Changed() bool {
 // It does not use Pebble's replan: replan also restarts every service whose
 // definition changed while it was stopped, which would bring a removed
 // (disabled) service back to life.
-func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout time.Duration) (ApplyResult, error) {
+func Apply(ctx context.Context, c *client.Client, want workload.Container, changeTimeout time.Duration) (ApplyResult, error) {
 	var res ApplyResult
 	pushed, err := pushFiles(c, want.Files)
 	if err != nil {
@@ -64,9 +66,9 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 		return res, err
 	}
 	res.Pushed = append(res.Pushed, pushedExecs...)
-	keep := append([]File(nil), want.Files...)
+	keep := append([]workload.File(nil), want.Files...)
 	for _, e := range want.Executables {
-		keep = append(keep, File{Path: e.Path})
+		keep = append(keep, workload.File{Path: e.Path})
 	}
 	if res.Removed, err = pruneFiles(c, keep, want.PruneDirs); err != nil {
 		return res, err
@@ -76,7 +78,7 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 	if err != nil {
 		return res, err
 	}
-	layer := Layer{Summary: want.Layer.Summary, Services: map[string]Service{}, Checks: map[string]Check{}, LogTargets: map[string]LogTarget{}}
+	layer := workload.Layer{Summary: want.Layer.Summary, Services: map[string]workload.Service{}, Checks: map[string]workload.Check{}, LogTargets: map[string]workload.LogTarget{}}
 	for name, check := range want.Layer.Checks {
 		layer.Checks[name] = check
 	}
@@ -134,7 +136,7 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 		if err != nil {
 			return res, err
 		}
-		if err := c.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: data}); err != nil {
+		if err := c.AddLayer(&client.AddLayerOptions{Combine: true, Label: workload.LayerLabel, LayerData: data}); err != nil {
 			return res, fmt.Errorf("add layer to %s: %w", want.Name, err)
 		}
 		res.LayerChanged = true
@@ -200,7 +202,7 @@ func Apply(ctx context.Context, c *client.Client, want Container, changeTimeout 
 
 // reload sends SIGHUP to each running service of want.Reload one of whose
 // files was pushed, unless it was (re)started here and read them already.
-func reload(c *client.Client, want Container, active map[string]bool, res *ApplyResult) error {
+func reload(c *client.Client, want workload.Container, active map[string]bool, res *ApplyResult) error {
 	var names []string
 	for name, files := range want.Reload {
 		if !active[name] || slices.Contains(res.Restarted, name) || slices.Contains(res.Started, name) {
@@ -236,7 +238,7 @@ func waitChange(c *client.Client, start func() (string, error), timeout time.Dur
 }
 
 // pruneFiles removes the regular files of dirs that are not wanted.
-func pruneFiles(c *client.Client, files []File, dirs []string) ([]string, error) {
+func pruneFiles(c *client.Client, files []workload.File, dirs []string) ([]string, error) {
 	wanted := map[string]bool{}
 	for _, f := range files {
 		wanted[f.Path] = true
@@ -265,7 +267,7 @@ func pruneFiles(c *client.Client, files []File, dirs []string) ([]string, error)
 }
 
 // pushFiles writes the files that are missing or differ in content or mode.
-func pushFiles(c *client.Client, files []File) ([]string, error) {
+func pushFiles(c *client.Client, files []workload.File) ([]string, error) {
 	// One listing per directory tells size and mode; content is pulled only
 	// when those match, so an unchanged file costs no transfer.
 	dirs := map[string]map[string]*client.FileInfo{}
@@ -311,7 +313,7 @@ func pushFiles(c *client.Client, files []File) ([]string, error) {
 
 // pushExecutables copies the executables missing from the container; one
 // stat each, no transfer when present.
-func pushExecutables(c *client.Client, execs []Executable) ([]string, error) {
+func pushExecutables(c *client.Client, execs []workload.Executable) ([]string, error) {
 	var pushed []string
 	for _, e := range execs {
 		_, err := c.ListFiles(&client.ListFilesOptions{Path: e.Path, Itself: true})
@@ -354,21 +356,21 @@ func isNotFound(err error) bool {
 	return errors.As(err, &e) && e.Kind == client.ErrorKindNotFound
 }
 
-func currentPlan(c *client.Client) (Layer, error) {
+func currentPlan(c *client.Client) (workload.Layer, error) {
 	data, err := c.PlanBytes(&client.PlanOptions{})
 	if err != nil {
-		return Layer{}, fmt.Errorf("read plan: %w", err)
+		return workload.Layer{}, fmt.Errorf("read plan: %w", err)
 	}
-	var plan Layer
+	var plan workload.Layer
 	if err := yaml.Unmarshal(data, &plan); err != nil {
-		return Layer{}, fmt.Errorf("parse plan: %w", err)
+		return workload.Layer{}, fmt.Errorf("parse plan: %w", err)
 	}
 	return plan, nil
 }
 
 // planContains reports whether every service and check of layer is already
 // in the plan with the same definition.
-func planContains(plan, layer Layer) bool {
+func planContains(plan, layer workload.Layer) bool {
 	for name, want := range layer.Services {
 		have, ok := plan.Services[name]
 		if !ok || !sameService(have, want) {
@@ -394,7 +396,7 @@ func planContains(plan, layer Layer) bool {
 	return true
 }
 
-func sameService(a, b Service) bool {
+func sameService(a, b workload.Service) bool {
 	a.Override, b.Override = "", ""
 	if len(a.Environment) == 0 && len(b.Environment) == 0 {
 		a.Environment, b.Environment = nil, nil
@@ -402,7 +404,7 @@ func sameService(a, b Service) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-func normalCheck(c Check) Check {
+func normalCheck(c workload.Check) workload.Check {
 	c.Override = ""
 	if c.Startup == "enabled" {
 		c.Startup = ""
@@ -422,7 +424,7 @@ type Readiness struct {
 	// Failed names services that Pebble reports in error or backoff.
 	Failed []string
 	// Unreachable names the outside services whose dependency check is
-	// down (Container.DependencyChecks), sorted.
+	// down (workload.Container.DependencyChecks), sorted.
 	Unreachable []string
 }
 
@@ -430,7 +432,7 @@ type Readiness struct {
 // probes each check's URL itself as well as reading Pebble's check state,
 // because Pebble's success count survives a service restart and would call
 // a process that is still starting "up".
-func Ready(ctx context.Context, c *client.Client, want Container, probe *http.Client) (Readiness, error) {
+func Ready(ctx context.Context, c *client.Client, want workload.Container, probe *http.Client) (Readiness, error) {
 	var r Readiness
 	infos, err := c.Services(&client.ServicesOptions{})
 	if err != nil {
@@ -473,7 +475,7 @@ func Ready(ctx context.Context, c *client.Client, want Container, probe *http.Cl
 
 // WaitReady polls Ready until every ready check passes, a service fails, or
 // the deadline passes.
-func WaitReady(ctx context.Context, c *client.Client, want Container, probe *http.Client, timeout time.Duration) (Readiness, error) {
+func WaitReady(ctx context.Context, c *client.Client, want workload.Container, probe *http.Client, timeout time.Duration) (Readiness, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		r, err := Ready(ctx, c, want, probe)

@@ -1,11 +1,10 @@
-package workload_test
+package container_test
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -17,35 +16,10 @@ import (
 
 	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
-// startPebble runs a real Pebble daemon (built from the pinned module) on
-// the host, with its state in a temporary directory.
-func startPebble(t *testing.T) *client.Client {
-	t.Helper()
-	ctx := context.Background()
-	bin, err := bed.PebbleBinary(ctx)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "run", "--hold", "--create-dirs")
-	cmd.Env = append(os.Environ(), "PEBBLE="+dir)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_, _ = cmd.Process.Wait()
-	})
-	pc, err := client.New(&client.Config{Socket: filepath.Join(dir, ".pebble.socket")})
-	require.NoError(t, err)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := pc.SysInfo(); err == nil {
-			return pc
-		}
-		require.True(t, time.Now().Before(deadline), "pebble did not answer")
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func startPebble(t *testing.T) *client.Client { return bed.StartHostPebble(t) }
 
 func serviceSince(t *testing.T, pc *client.Client, name string) (client.ServiceStatus, time.Time) {
 	t.Helper()
@@ -55,8 +29,8 @@ func serviceSince(t *testing.T, pc *client.Client, name string) (client.ServiceS
 	return infos[0].Current, infos[0].CurrentSince
 }
 
-// container builds a desired state of two services, each reading one file.
-func container(dir, aContent, bContent string) workload.Container {
+// desired builds a desired state of two services, each reading one file.
+func desired(dir, aContent, bContent string) workload.Container {
 	a := workload.File{Path: filepath.Join(dir, "conf", "a.yaml"), Content: []byte(aContent), Mode: 0o644}
 	b := workload.File{Path: filepath.Join(dir, "secrets", "b"), Content: []byte(bContent), Mode: 0o600}
 	svc := func(f workload.File) workload.Service {
@@ -80,7 +54,7 @@ func TestApplyRestartsOnlyWhatChanged(t *testing.T) {
 	pc := startPebble(t)
 	dir := t.TempDir()
 
-	res, err := workload.Apply(ctx, pc, container(dir, "a: 1\n", "secret-b"), time.Minute)
+	res, err := container.Apply(ctx, pc, desired(dir, "a: 1\n", "secret-b"), time.Minute)
 	require.NoError(t, err)
 	assert.Len(t, res.Pushed, 2)
 	assert.True(t, res.LayerChanged)
@@ -94,14 +68,14 @@ func TestApplyRestartsOnlyWhatChanged(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "secret file mode")
 
 	// The same desired state again: nothing pushed, nothing restarted.
-	res, err = workload.Apply(ctx, pc, container(dir, "a: 1\n", "secret-b"), time.Minute)
+	res, err = container.Apply(ctx, pc, desired(dir, "a: 1\n", "secret-b"), time.Minute)
 	require.NoError(t, err)
 	assert.False(t, res.Changed(), "no-op apply changed %+v", res)
 	_, again := serviceSince(t, pc, "svc-a")
 	assert.Equal(t, sinceA, again)
 
 	// Change only a's file: a restarts once, b keeps running.
-	res, err = workload.Apply(ctx, pc, container(dir, "a: 2\n", "secret-b"), time.Minute)
+	res, err = container.Apply(ctx, pc, desired(dir, "a: 2\n", "secret-b"), time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, []string{filepath.Join(dir, "conf", "a.yaml")}, res.Pushed)
 	assert.Equal(t, []string{"svc-a"}, res.Restarted)
@@ -114,24 +88,24 @@ func TestApplyRestartsOnlyWhatChanged(t *testing.T) {
 
 	// A file whose mode drifted is rewritten.
 	require.NoError(t, os.Chmod(filepath.Join(dir, "secrets", "b"), 0o644))
-	res, err = workload.Apply(ctx, pc, container(dir, "a: 2\n", "secret-b"), time.Minute)
+	res, err = container.Apply(ctx, pc, desired(dir, "a: 2\n", "secret-b"), time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, []string{filepath.Join(dir, "secrets", "b")}, res.Pushed)
 
 	// A stale file in a pruned directory is removed; wanted files stay.
-	pruned := container(dir, "a: 2\n", "secret-b")
+	pruned := desired(dir, "a: 2\n", "secret-b")
 	pruned.PruneDirs = []string{filepath.Join(dir, "secrets")}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets", "old-credentials"), []byte("x"), 0o600))
-	res, err = workload.Apply(ctx, pc, pruned, time.Minute)
+	res, err = container.Apply(ctx, pc, pruned, time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, []string{filepath.Join(dir, "secrets", "old-credentials")}, res.Removed)
 	assert.NoFileExists(t, filepath.Join(dir, "secrets", "old-credentials"))
 	assert.FileExists(t, filepath.Join(dir, "secrets", "b"))
 
 	// A service no longer desired is disabled and stopped, the other stays.
-	onlyA := container(dir, "a: 2\n", "secret-b")
+	onlyA := desired(dir, "a: 2\n", "secret-b")
 	delete(onlyA.Layer.Services, "svc-b")
-	res, err = workload.Apply(ctx, pc, onlyA, time.Minute)
+	res, err = container.Apply(ctx, pc, onlyA, time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"svc-b"}, res.Stopped)
 	statusB, _ = serviceSince(t, pc, "svc-b")
@@ -140,7 +114,7 @@ func TestApplyRestartsOnlyWhatChanged(t *testing.T) {
 	assert.Equal(t, newSinceA, stillA, "svc-a untouched by removing svc-b")
 
 	// And stays stopped on the next apply.
-	res, err = workload.Apply(ctx, pc, onlyA, time.Minute)
+	res, err = container.Apply(ctx, pc, onlyA, time.Minute)
 	require.NoError(t, err)
 	assert.False(t, res.Changed(), "%+v", res)
 	statusB, _ = serviceSince(t, pc, "svc-b")
@@ -152,15 +126,15 @@ func TestApplyRestartsAServiceThatDied(t *testing.T) {
 	ctx := context.Background()
 	pc := startPebble(t)
 	dir := t.TempDir()
-	want := container(dir, "a\n", "b")
-	_, err := workload.Apply(ctx, pc, want, time.Minute)
+	want := desired(dir, "a\n", "b")
+	_, err := container.Apply(ctx, pc, want, time.Minute)
 	require.NoError(t, err)
 	id, err := pc.Stop(&client.ServiceOptions{Names: []string{"svc-a"}})
 	require.NoError(t, err)
 	_, err = pc.WaitChange(id, &client.WaitChangeOptions{Timeout: time.Minute})
 	require.NoError(t, err)
 
-	res, err := workload.Apply(ctx, pc, want, time.Minute)
+	res, err := container.Apply(ctx, pc, want, time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"svc-a"}, res.Started)
 	status, _ := serviceSince(t, pc, "svc-a")
@@ -180,20 +154,20 @@ func TestReadyProbesTheCheckURL(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	want := container(t.TempDir(), "a\n", "b")
+	want := desired(t.TempDir(), "a\n", "b")
 	want.Layer.Checks = map[string]workload.Check{
 		"ready": {Override: "replace", Level: "ready", Period: "10s", Threshold: 3, HTTP: &workload.HTTPCheck{URL: srv.URL + "/health"}},
 	}
 	want.ReadyChecks = []string{"ready"}
-	_, err := workload.Apply(ctx, pc, want, time.Minute)
+	_, err := container.Apply(ctx, pc, want, time.Minute)
 	require.NoError(t, err)
 
-	r, err := workload.Ready(ctx, pc, want, srv.Client())
+	r, err := container.Ready(ctx, pc, want, srv.Client())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"ready"}, r.NotReady, "a 503 is not ready even while Pebble's check is still up")
 
 	healthy.Store(true)
-	r, err = workload.WaitReady(ctx, pc, want, srv.Client(), 10*time.Second)
+	r, err = container.WaitReady(ctx, pc, want, srv.Client(), 10*time.Second)
 	require.NoError(t, err)
 	assert.Empty(t, r.NotReady)
 	assert.Empty(t, r.Failed)
@@ -209,14 +183,14 @@ func TestApplyStopsChecksNoLongerWanted(t *testing.T) {
 	pc := startPebble(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	want := container(t.TempDir(), "a\n", "b")
+	want := desired(t.TempDir(), "a\n", "b")
 	checks := map[string]workload.Check{
 		"keep": {Override: "replace", Period: "1s", Threshold: 1, HTTP: &workload.HTTPCheck{URL: srv.URL}},
 		"dep":  {Override: "replace", Period: "1s", Threshold: 1, TCP: &workload.TCPCheck{Host: "127.0.0.1", Port: 1}},
 	}
 	want.Layer.Checks = checks
 	want.DependencyChecks = map[string]string{"dep": "Nothing at 127.0.0.1:1"}
-	_, err := workload.Apply(ctx, pc, want, time.Minute)
+	_, err := container.Apply(ctx, pc, want, time.Minute)
 	require.NoError(t, err)
 	status := func() map[string]client.CheckStatus {
 		infos, err := pc.Checks(&client.ChecksOptions{})
@@ -228,23 +202,23 @@ func TestApplyStopsChecksNoLongerWanted(t *testing.T) {
 		return out
 	}
 	require.Eventually(t, func() bool { return status()["dep"] == client.CheckStatusDown }, 20*time.Second, 100*time.Millisecond)
-	r, err := workload.Ready(ctx, pc, want, srv.Client())
+	r, err := container.Ready(ctx, pc, want, srv.Client())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"Nothing at 127.0.0.1:1"}, r.Unreachable)
 
 	want.Layer.Checks = map[string]workload.Check{"keep": checks["keep"]}
 	want.DependencyChecks = nil
-	res, err := workload.Apply(ctx, pc, want, time.Minute)
+	res, err := container.Apply(ctx, pc, want, time.Minute)
 	require.NoError(t, err)
 	assert.True(t, res.LayerChanged)
 	assert.Equal(t, client.CheckStatusInactive, status()["dep"], "a dropped check stops")
 	assert.Equal(t, client.CheckStatusUp, status()["keep"])
-	res, err = workload.Apply(ctx, pc, want, time.Minute)
+	res, err = container.Apply(ctx, pc, want, time.Minute)
 	require.NoError(t, err)
 	assert.False(t, res.Changed(), "stopping it once is enough")
 
 	want.Layer.Checks = checks
-	_, err = workload.Apply(ctx, pc, want, time.Minute)
+	_, err = container.Apply(ctx, pc, want, time.Minute)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return status()["dep"] == client.CheckStatusDown }, 20*time.Second, 100*time.Millisecond, "wanted again, it runs again")
 }

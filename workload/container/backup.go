@@ -1,4 +1,4 @@
-package workload
+package container
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/canonical/pebble/client"
+
+	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
 // What a backup archive holds, by name inside the archive. The manifest
@@ -24,9 +26,9 @@ const (
 
 // Scratch directories on /data (the same volume, so moves are renames).
 const (
-	backupWorkDir   = DataDir + "/.synapse-backup"
-	restoreStageDir = DataDir + "/.synapse-restore"
-	restoreOldDir   = DataDir + "/.synapse-restore-old"
+	backupWorkDir   = workload.DataDir + "/.synapse-backup"
+	restoreStageDir = workload.DataDir + "/.synapse-restore"
+	restoreOldDir   = workload.DataDir + "/.synapse-restore-old"
 )
 
 // BackupManifest describes one backup; manifest.json in the archive.
@@ -112,7 +114,7 @@ finally:
 func WriteBackup(ctx context.Context, c *client.Client, m BackupManifest, sqlite bool, out io.Writer, timeout time.Duration) (BackupManifest, error) {
 	in, err := json.Marshal(map[string]any{
 		"work": backupWorkDir, "manifest": m, "sqlite": sqlite,
-		"db": SQLitePath, "media": MediaStorePath, "key": SigningKeyPath,
+		"db": workload.SQLitePath, "media": workload.MediaStorePath, "key": workload.SigningKeyPath,
 	})
 	if err != nil {
 		return m, err
@@ -126,7 +128,7 @@ func WriteBackup(ctx context.Context, c *client.Client, m BackupManifest, sqlite
 		Timeout: timeout,
 	})
 	if err != nil {
-		return m, fmt.Errorf("start the backup in the %s container: %w", SynapseContainer, err)
+		return m, fmt.Errorf("start the backup in the %s container: %w", workload.SynapseContainer, err)
 	}
 	if err := waitExec(ctx, proc); err != nil {
 		return m, fmt.Errorf("write the backup archive: %w: %s", err, lastLine(stderr.String()))
@@ -195,14 +197,14 @@ type Staged struct {
 func StageRestore(ctx context.Context, c *client.Client, archive io.Reader, timeout time.Duration) (Staged, error) {
 	var stdout, stderr bytes.Buffer
 	proc, err := c.Exec(&client.ExecOptions{
-		Command: []string{"python3", "-c", stageScript, restoreStageDir, DataDir, SQLitePath, MediaStorePath},
+		Command: []string{"python3", "-c", stageScript, restoreStageDir, workload.DataDir, workload.SQLitePath, workload.MediaStorePath},
 		Stdin:   archive,
 		Stdout:  &stdout,
 		Stderr:  &stderr,
 		Timeout: timeout,
 	})
 	if err != nil {
-		return Staged{}, fmt.Errorf("start extracting in the %s container: %w", SynapseContainer, err)
+		return Staged{}, fmt.Errorf("start extracting in the %s container: %w", workload.SynapseContainer, err)
 	}
 	if err := waitExec(ctx, proc); err != nil {
 		_ = DiscardRestore(c)
@@ -280,7 +282,7 @@ func SwapRestore(ctx context.Context, c *client.Client, replace bool) error {
 	}
 	var stderr bytes.Buffer
 	proc, err := c.Exec(&client.ExecOptions{
-		Command: []string{"python3", "-c", swapScript, restoreStageDir, restoreOldDir, SQLitePath, MediaStorePath, mode},
+		Command: []string{"python3", "-c", swapScript, restoreStageDir, restoreOldDir, workload.SQLitePath, workload.MediaStorePath, mode},
 		Stderr:  &stderr,
 		Timeout: 10 * time.Minute,
 	})
@@ -335,7 +337,7 @@ func StartServices(c *client.Client, names []string, timeout time.Duration) erro
 // UsesPostgres reports whether this unit's Synapse runs on PostgreSQL, as
 // its configuration file says.
 func UsesPostgres(c *client.Client) (bool, error) {
-	return FileContains(c, HomeserverPath, "psycopg2")
+	return FileContains(c, workload.HomeserverPath, "psycopg2")
 }
 
 // waitExec waits for an exec'd process, killing it when ctx ends first.
