@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -45,16 +44,44 @@ func (r ApplyResult) Changed() bool {
 	return len(r.Pushed) > 0 || len(r.Removed) > 0 || r.LayerChanged || len(r.Restarted) > 0 || len(r.Started) > 0 || len(r.Stopped) > 0 || len(r.Reloaded) > 0
 }
 
-// Apply brings a container to the desired state with the fewest changes:
-// files are pushed only when they differ, the layer is added only when a
-// service or check differs from Pebble's plan, a running service restarts
-// only when its own definition changed, and services that are no longer
-// desired are disabled and stopped.
-//
-// It does not use Pebble's replan: replan also restarts every service whose
-// definition changed while it was stopped, which would bring a removed
-// (disabled) service back to life.
+// State is what Pebble reports about a container that Diff needs.
+type State = workload.PebbleState
+
+// Observe reads the container's current plan and which services run.
+func Observe(c *client.Client) (State, error) {
+	var st State
+	plan, err := currentPlan(c)
+	if err != nil {
+		return st, err
+	}
+	st.Plan = plan
+	infos, err := c.Services(&client.ServicesOptions{})
+	if err != nil {
+		return st, fmt.Errorf("read services: %w", err)
+	}
+	st.Active = map[string]bool{}
+	for _, si := range infos {
+		st.Active[si.Name] = si.Current == client.StatusActive
+	}
+	st.CanStopChecks = canStopChecks(c)
+	return st, nil
+}
+
+// Apply brings a container to the desired state with the fewest changes
+// (see workload.Diff): it observes the container, computes the changes and
+// executes them.
 func Apply(ctx context.Context, c *client.Client, want workload.Container, changeTimeout time.Duration) (ApplyResult, error) {
+	st, err := Observe(c)
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("observe %s: %w", want.Name, err)
+	}
+	return Execute(ctx, c, want, workload.Diff(st, want), changeTimeout)
+}
+
+// Execute pushes the files of want that differ, then carries out changes:
+// the layer, stale checks, and stop, restart, start in that order; a
+// running service whose reload files were pushed gets SIGHUP.
+func Execute(ctx context.Context, c *client.Client, want workload.Container, ch workload.Changes, changeTimeout time.Duration) (ApplyResult, error) {
 	var res ApplyResult
 	pushed, err := pushFiles(c, want.Files)
 	if err != nil {
@@ -73,66 +100,8 @@ func Apply(ctx context.Context, c *client.Client, want workload.Container, chang
 	if res.Removed, err = pruneFiles(c, keep, want.PruneDirs); err != nil {
 		return res, err
 	}
-
-	current, err := currentPlan(c)
-	if err != nil {
-		return res, err
-	}
-	layer := workload.Layer{Summary: want.Layer.Summary, Services: map[string]workload.Service{}, Checks: map[string]workload.Check{}, LogTargets: map[string]workload.LogTarget{}}
-	for name, check := range want.Layer.Checks {
-		layer.Checks[name] = check
-	}
-	var staleChecks []string
-	for name, check := range current.Checks {
-		if _, ok := layer.Checks[name]; !ok && check.Startup != "disabled" {
-			staleChecks = append(staleChecks, name)
-		}
-	}
-	if len(staleChecks) > 0 && !canStopChecks(c) {
-		// An older Pebble (Juju before 3.6.11) refuses the startup field:
-		// leave its stale checks running, as they did before.
-		staleChecks = nil
-	}
-	sort.Strings(staleChecks)
-	for _, name := range staleChecks {
-		// A removed worker's checks, or a dependency no longer used: keep
-		// the definition (Pebble cannot delete it) but stop running it.
-		check := current.Checks[name]
-		check.Override, check.Startup = "replace", "disabled"
-		layer.Checks[name] = check
-	}
-	for name, lt := range want.Layer.LogTargets {
-		layer.LogTargets[name] = lt
-	}
-	for name, lt := range current.LogTargets {
-		if _, ok := layer.LogTargets[name]; ok || (len(lt.Services) == 1 && lt.Services[0] == "-all") {
-			continue
-		}
-		// A Loki unit that left: Pebble cannot delete a target, so it
-		// forwards nothing any more.
-		lt.Override, lt.Services = "replace", []string{"-all"}
-		layer.LogTargets[name] = lt
-	}
-	for name, svc := range want.Layer.Services {
-		layer.Services[name] = svc
-	}
-	for name, svc := range current.Services {
-		if _, ok := layer.Services[name]; ok || svc.Startup == "disabled" {
-			continue
-		}
-		// No longer ours to run: keep the definition, disable and stop it.
-		svc.Override = "replace"
-		svc.Startup = "disabled"
-		layer.Services[name] = svc
-	}
-	var changed []string
-	for name, svc := range layer.Services {
-		if have, ok := current.Services[name]; (!ok || !sameService(have, svc)) && svc.Startup == "enabled" {
-			changed = append(changed, name)
-		}
-	}
-	if !planContains(current, layer) {
-		data, err := layer.YAML()
+	if ch.Layer != nil {
+		data, err := ch.Layer.YAML()
 		if err != nil {
 			return res, err
 		}
@@ -141,51 +110,21 @@ func Apply(ctx context.Context, c *client.Client, want workload.Container, chang
 		}
 		res.LayerChanged = true
 	}
-	if len(staleChecks) > 0 {
+	if len(ch.StopChecks) > 0 {
 		// Pebble keeps running a check whose startup turns disabled.
-		if _, err := c.StopChecks(&client.ChecksActionOptions{Names: staleChecks}); err != nil {
-			return res, fmt.Errorf("stop checks %v in %s: %w", staleChecks, want.Name, err)
+		if _, err := c.StopChecks(&client.ChecksActionOptions{Names: ch.StopChecks}); err != nil {
+			return res, fmt.Errorf("stop checks %v in %s: %w", ch.StopChecks, want.Name, err)
 		}
 	}
-
-	infos, err := c.Services(&client.ServicesOptions{})
-	if err != nil {
-		return res, fmt.Errorf("read services of %s: %w", want.Name, err)
-	}
-	active := map[string]bool{}
-	for _, si := range infos {
-		active[si.Name] = si.Current == client.StatusActive
-	}
-	for name, svc := range layer.Services {
-		// Removed services, and services held back (startup disabled), stop.
-		if svc.Startup == "disabled" && active[name] {
-			res.Stopped = append(res.Stopped, name)
-		}
-	}
-	sort.Strings(res.Stopped)
-	isChanged := map[string]bool{}
-	for _, name := range changed {
-		isChanged[name] = true
-	}
-	for name, svc := range layer.Services {
-		switch {
-		case svc.Startup != "enabled":
-		case isChanged[name] && active[name]:
-			res.Restarted = append(res.Restarted, name)
-		case !active[name]:
-			res.Started = append(res.Started, name)
-		}
-	}
-	sort.Strings(res.Restarted)
-	sort.Strings(res.Started)
+	res.Stopped, res.Restarted, res.Started = ch.Stop, ch.Restart, ch.Start
 	for _, step := range []struct {
 		names []string
 		run   func(*client.ServiceOptions) (string, error)
 		verb  string
 	}{
-		{res.Stopped, c.Stop, "stop"},
-		{res.Restarted, c.Restart, "restart"},
-		{res.Started, c.Start, "start"},
+		{ch.Stop, c.Stop, "stop"},
+		{ch.Restart, c.Restart, "restart"},
+		{ch.Start, c.Start, "start"},
 	} {
 		if len(step.names) == 0 {
 			continue
@@ -197,17 +136,14 @@ func Apply(ctx context.Context, c *client.Client, want workload.Container, chang
 			return res, fmt.Errorf("%s %v in %s: %w", step.verb, names, want.Name, err)
 		}
 	}
-	return res, reload(c, want, active, &res)
+	return res, reload(c, want.Name, ch.Reload, &res)
 }
 
-// reload sends SIGHUP to each running service of want.Reload one of whose
-// files was pushed, unless it was (re)started here and read them already.
-func reload(c *client.Client, want workload.Container, active map[string]bool, res *ApplyResult) error {
+// reload sends SIGHUP to each service of reloadable one of whose files
+// was pushed.
+func reload(c *client.Client, container string, reloadable map[string][]string, res *ApplyResult) error {
 	var names []string
-	for name, files := range want.Reload {
-		if !active[name] || slices.Contains(res.Restarted, name) || slices.Contains(res.Started, name) {
-			continue
-		}
+	for name, files := range reloadable {
 		if slices.ContainsFunc(files, func(f string) bool { return slices.Contains(res.Pushed, f) }) {
 			names = append(names, name)
 		}
@@ -215,7 +151,7 @@ func reload(c *client.Client, want workload.Container, active map[string]bool, r
 	sort.Strings(names)
 	for _, name := range names {
 		if err := c.SendSignal(&client.SendSignalOptions{Signal: "SIGHUP", Services: []string{name}}); err != nil {
-			return fmt.Errorf("reload %s in %s: %w", name, want.Name, err)
+			return fmt.Errorf("reload %s in %s: %w", name, container, err)
 		}
 		res.Reloaded = append(res.Reloaded, name)
 	}
@@ -366,55 +302,6 @@ func currentPlan(c *client.Client) (workload.Layer, error) {
 		return workload.Layer{}, fmt.Errorf("parse plan: %w", err)
 	}
 	return plan, nil
-}
-
-// planContains reports whether every service and check of layer is already
-// in the plan with the same definition.
-func planContains(plan, layer workload.Layer) bool {
-	for name, want := range layer.Services {
-		have, ok := plan.Services[name]
-		if !ok || !sameService(have, want) {
-			return false
-		}
-	}
-	for name, want := range layer.Checks {
-		have, ok := plan.Checks[name]
-		if !ok || !reflect.DeepEqual(normalCheck(have), normalCheck(want)) {
-			return false
-		}
-	}
-	for name, want := range layer.LogTargets {
-		have, ok := plan.LogTargets[name]
-		have.Override, want.Override = "", ""
-		if len(have.Labels) == 0 && len(want.Labels) == 0 {
-			have.Labels, want.Labels = nil, nil
-		}
-		if !ok || !reflect.DeepEqual(have, want) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameService(a, b workload.Service) bool {
-	a.Override, b.Override = "", ""
-	if len(a.Environment) == 0 && len(b.Environment) == 0 {
-		a.Environment, b.Environment = nil, nil
-	}
-	return reflect.DeepEqual(a, b)
-}
-
-func normalCheck(c workload.Check) workload.Check {
-	c.Override = ""
-	if c.Startup == "enabled" {
-		c.Startup = ""
-	}
-	for _, d := range []*string{&c.Period, &c.Timeout} {
-		if parsed, err := time.ParseDuration(*d); err == nil {
-			*d = parsed.String()
-		}
-	}
-	return c
 }
 
 // Readiness describes whether a container's ready checks pass.
