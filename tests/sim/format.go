@@ -1,106 +1,21 @@
 package sim
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
-	"strings"
 
-	yamlv2 "gopkg.in/yaml.v2"
+	"github.com/synapse-charm/synapse-k8s-go/tests/jujuc"
 )
 
-// Output formatting of the reading tools, as Juju's cmd.Output does it:
-// "json" is encoding/json plus a newline (so nil prints "null"), "yaml" is
-// yaml.v2 (nothing for nil), and "smart" prints strings as they are, lists
-// of strings one per line, booleans as True/False and anything else as YAML.
-
-var (
-	allFormats  = []string{"json", "smart", "yaml"}
-	yamlFormats = []string{"json", "yaml"}
-)
-
-// formatFlags returns the --format and -o/--output flag definitions with the
-// given default and choices.
-func formatFlags(def string, choices []string) []flagDef {
-	return []flagDef{
-		{names: []string{"format"}, kind: stringFlag, def: def, check: func(v string) error {
-			for _, c := range choices {
-				if c == v {
-					return nil
-				}
-			}
-			return fmt.Errorf("unknown format %q", v)
-		}},
-		{names: []string{"o", "output"}, kind: stringFlag},
-	}
-}
-
-// writeOutput formats value as the flags ask and writes it to stdout or to
-// the --output file (relative to the tool's working directory).
+// writeOutput formats value as the flags ask (jujuc.FormatValue) and
+// writes it to stdout or to the --output file.
 func writeOutput(tc *toolCall, fs *flagSet, value any) error {
-	data, err := formatValue(fs.str("format"), value)
+	data, err := jujuc.FormatValue(fs.Str("format"), value)
 	if err != nil {
 		return err
 	}
-	if path := fs.str("output"); path != "" {
+	if path := fs.Str("output"); path != "" {
 		return os.WriteFile(tc.absPath(path), data, 0o644)
 	}
 	tc.stdout.Write(data)
 	return nil
-}
-
-func formatValue(format string, value any) ([]byte, error) {
-	switch format {
-	case "json":
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf) // HTML escaping on, as json.Marshal
-		if err := enc.Encode(value); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
-	case "yaml":
-		return formatYAML(value)
-	default:
-		return formatSmart(value)
-	}
-}
-
-func formatYAML(value any) ([]byte, error) {
-	if value == nil {
-		return nil, nil
-	}
-	out, err := yamlv2.Marshal(value)
-	if err != nil {
-		return nil, err
-	}
-	out = bytes.TrimRight(out, "\n")
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return append(out, '\n'), nil
-}
-
-func formatSmart(value any) ([]byte, error) {
-	if value == nil {
-		return nil, nil
-	}
-	var s string
-	switch v := value.(type) {
-	case string:
-		s = v
-	case []string:
-		s = strings.Join(v, "\n")
-	case bool:
-		s = "False"
-		if v {
-			s = "True"
-		}
-	default:
-		return formatYAML(value)
-	}
-	if s == "" {
-		return nil, nil
-	}
-	return []byte(s + "\n"), nil
 }

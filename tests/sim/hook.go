@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/synapse-charm/synapse-k8s-go/tests/jujuc"
 )
 
 // hookSpec is one thing to run on a unit: a hook, an action or an exec.
@@ -80,7 +82,7 @@ type hookContext struct {
 	relApp  map[int]map[string]string
 	state   map[string]*string // nil value deletes
 	ports   []portChange
-	secrets []secretOp
+	secrets []jujuc.SecretOp
 	writes  []*BagWrite
 }
 
@@ -356,11 +358,11 @@ func (m *Model) hookEnv(hc *hookContext) []string {
 	if spec.secretID != "" {
 		env = append(env, "JUJU_SECRET_ID=secret:"+spec.secretID)
 		label := ""
-		if s := m.secrets[spec.secretID]; s != nil {
-			if c := s.consumers[u.name]; c != nil {
-				label = c.label
-			} else if m.ownedBy(s, u) {
-				label = s.label
+		if s := m.secrets.Get(spec.secretID); s != nil {
+			if c := s.Consumers[u.name]; c != nil {
+				label = c.Label
+			} else if jujuc.Owns(s, u.name, m.opts.App) {
+				label = s.Label
 			}
 		}
 		env = append(env, "JUJU_SECRET_LABEL="+label)
@@ -440,7 +442,9 @@ func (m *Model) commitLocked(hc *hookContext) {
 		u.ports = applyPortChange(u.ports, pc)
 	}
 	for _, op := range hc.secrets {
-		m.applySecretOpLocked(hc, op)
+		if m.secrets.Apply(op) {
+			m.queueSecretChangedLocked(m.secrets.Get(op.ID))
+		}
 	}
 }
 

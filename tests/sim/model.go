@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/synapse-charm/synapse-k8s-go/tests/jujuc"
 )
 
 // Model is a simulated Juju model holding one charm's application (the
@@ -50,7 +52,7 @@ type Model struct {
 	relations       map[int]*relation
 	nextRelationID  int
 	remoteApps      map[string]*remoteApp
-	secrets         map[string]*secret
+	secrets         *jujuc.Secrets
 	appStatus       Status
 	appHistory      []Status
 	workloadVersion string
@@ -191,7 +193,7 @@ func New(ctx context.Context, opts Options) (*Model, error) {
 		config:     map[string]any{},
 		relations:  map[int]*relation{},
 		remoteApps: map[string]*remoteApp{},
-		secrets:    map[string]*secret{},
+		secrets:    jujuc.NewSecrets(newSecretID),
 		contexts:   map[string]*hookContext{},
 		extraHosts: map[string]string{},
 		rec:        newRecorder(),

@@ -7,6 +7,8 @@ import (
 	"net"
 	"sort"
 	"time"
+
+	"github.com/synapse-charm/synapse-k8s-go/tests/jujuc"
 )
 
 // relation is one relation of the application under test: the peer
@@ -316,9 +318,7 @@ func (m *Model) RemoveRelation(ctx context.Context, id int) error {
 	}
 	r.dying = true
 	m.queueProviderLocked(r, "broken")
-	for _, s := range m.secrets {
-		delete(s.grants, id)
-	}
+	m.secrets.RevokeRelation(id)
 	m.logf("remove-relation %d (%s)", id, r.key(m.opts.App))
 	return nil
 }
@@ -450,8 +450,8 @@ func (rr *RemoteRelation) recordWrites(bagName string, data map[string]string) {
 func (rr *RemoteRelation) AddSecret(content map[string]string, label string) string {
 	rr.m.mu.Lock()
 	defer rr.m.mu.Unlock()
-	s := rr.m.newSecretLocked(secretOwner{app: rr.r.remoteApp}, label, "", content)
-	return "secret://" + rr.m.opts.ModelUUID + "/" + s.id
+	s := rr.m.secrets.Create(jujuc.Owner{App: rr.r.remoteApp}, label, "", content)
+	return "secret://" + rr.m.opts.ModelUUID + "/" + s.ID
 }
 
 // GrantSecret lets the application under test read a secret of the
@@ -463,7 +463,7 @@ func (rr *RemoteRelation) GrantSecret(uri string) error {
 	if err != nil {
 		return err
 	}
-	s.grants[rr.r.id] = secretGrant{app: rr.m.opts.App}
+	s.Grants[rr.r.id] = jujuc.Grant{App: rr.m.opts.App}
 	return nil
 }
 

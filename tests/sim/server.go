@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/synapse-charm/synapse-k8s-go/tests/jujuc"
 )
 
 // The hook tools are one multicall binary (cmd/hooktool) that sends each
@@ -133,6 +135,14 @@ func (m *Model) handleTool(req *ToolRequest) ToolResponse {
 }
 
 func (m *Model) runToolLocked(tc *toolCall) int {
+	// The tools that carry Juju's relation and secret rules are jujuc's,
+	// shared with jujutest.Memory.
+	call := &jujuc.Call{Host: tc.host(), Tool: tc.tool, Args: tc.args, Dir: tc.dir, Stdin: tc.stdin}
+	if code, ok := jujuc.Serve(call); ok {
+		tc.stdout.Write(call.Stdout.Bytes())
+		tc.stderr.Write(call.Stderr.Bytes())
+		return code
+	}
 	def, ok := toolTable[tc.tool]
 	if !ok {
 		fmt.Fprintf(&tc.stderr, "ERROR bad request: unknown command %q\n", tc.tool)
@@ -142,14 +152,14 @@ func (m *Model) runToolLocked(tc *toolCall) int {
 	if def.flags != nil {
 		flags = def.flags(tc)
 	}
-	fs, args, err := parseFlags(flags, tc.args)
+	fs, args, err := jujuc.ParseFlags(flags, tc.args)
 	if err == nil {
 		err = def.run(tc, fs, args)
 	}
 	if err == nil {
 		return 0
 	}
-	var help helpRequest
+	var help jujuc.HelpRequest
 	if errors.As(err, &help) {
 		fmt.Fprintf(&tc.stdout, "Usage: %s %s\n\nSummary:\n%s\n", tc.tool, def.usage, def.purpose)
 		return 0

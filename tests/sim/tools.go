@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	yamlv2 "gopkg.in/yaml.v2"
+	"github.com/synapse-charm/synapse-k8s-go/tests/jujuc"
 )
 
 // The server side of the hook tools: each entry parses its flags and
@@ -42,36 +41,27 @@ var toolTable map[string]toolDef
 
 func init() {
 	toolTable = map[string]toolDef{
-		"relation-ids":            {usage: "<name>", purpose: "List all relation IDs for the given endpoint.", flags: outFlags("smart", allFormats), run: relationIDs},
-		"relation-list":           {usage: "", purpose: "list relation units", flags: withRelation(outFlags("smart", allFormats), appFlag), run: relationList},
-		"relation-get":            {usage: "<key> <unit id>", purpose: "Get relation settings.", flags: withRelation(outFlags("smart", allFormats), appFlag), run: relationGet},
-		"relation-set":            {usage: "key=value [key=value ...]", purpose: "set relation settings", flags: withRelation(staticFlags(appFlag, fileFlag, flagDef{names: []string{"format"}, kind: stringFlag})), run: relationSet},
-		"relation-model-get":      {usage: "", purpose: "Get details about the model hosing a related application.", flags: withRelation(outFlags("smart", allFormats)), run: relationModelGet},
-		"config-get":              {usage: "[<key>]", purpose: "Print application configuration.", flags: outFlags("smart", allFormats, flagDef{names: []string{"a", "all"}, kind: boolFlag, def: "false"}), run: configGet},
+		"config-get":              {usage: "[<key>]", purpose: "Print application configuration.", flags: outFlags("smart", allFormats, flagDef{Names: []string{"a", "all"}, Kind: boolFlag, Def: "false"}), run: configGet},
 		"is-leader":               {usage: "", purpose: "print application leadership status", flags: outFlags("smart", allFormats), run: isLeader},
-		"status-set":              {usage: "<maintenance | blocked | waiting | active> [message]", purpose: "set status information", flags: staticFlags(flagDef{names: []string{"application"}, kind: boolFlag, def: "false"}), run: statusSet},
-		"status-get":              {usage: "[--include-data] [--application]", purpose: "Print status information.", flags: outFlags("smart", allFormats, flagDef{names: []string{"include-data"}, kind: boolFlag, def: "false"}, flagDef{names: []string{"application"}, kind: boolFlag, def: "false"}), run: statusGet},
+		"status-set":              {usage: "<maintenance | blocked | waiting | active> [message]", purpose: "set status information", flags: staticFlags(flagDef{Names: []string{"application"}, Kind: boolFlag, Def: "false"}), run: statusSet},
+		"status-get":              {usage: "[--include-data] [--application]", purpose: "Print status information.", flags: outFlags("smart", allFormats, flagDef{Names: []string{"include-data"}, Kind: boolFlag, Def: "false"}, flagDef{Names: []string{"application"}, Kind: boolFlag, Def: "false"}), run: statusGet},
 		"application-version-set": {usage: "<new-version>", purpose: "specify which version of the application is deployed", flags: nil, run: applicationVersionSet},
-		"juju-log":                {usage: "<message>", purpose: "write a message to the juju log", flags: staticFlags(flagDef{names: []string{"debug"}, kind: boolFlag, def: "false"}, flagDef{names: []string{"l", "log-level"}, kind: stringFlag, def: "INFO"}, flagDef{names: []string{"format"}, kind: stringFlag}), run: jujuLog},
-		"network-get":             {usage: "<binding-name> [--ingress-address] [--bind-address] [--egress-subnets]", purpose: "get network config", flags: withRelation(outFlags("smart", allFormats, flagDef{names: []string{"primary-address"}, kind: boolFlag, def: "false"}, flagDef{names: []string{"bind-address"}, kind: boolFlag, def: "false"}, flagDef{names: []string{"ingress-address"}, kind: boolFlag, def: "false"}, flagDef{names: []string{"egress-subnets"}, kind: boolFlag, def: "false"})), run: networkGet},
-		"open-port":               {usage: portFormat, purpose: "Register a request to open a port or port range.", flags: staticFlags(flagDef{names: []string{"format"}, kind: stringFlag}, flagDef{names: []string{"endpoints"}, kind: stringFlag}), run: portCmd(true)},
-		"close-port":              {usage: portFormat, purpose: "Register a request to close a port or port range.", flags: staticFlags(flagDef{names: []string{"format"}, kind: stringFlag}, flagDef{names: []string{"endpoints"}, kind: stringFlag}), run: portCmd(false)},
-		"opened-ports":            {usage: "", purpose: "List all ports or port ranges opened by the unit.", flags: outFlags("smart", allFormats, flagDef{names: []string{"endpoints"}, kind: boolFlag, def: "false"}), run: openedPorts},
-		"state-get":               {usage: "[<key>]", purpose: "print server-side-state value", flags: outFlags("smart", allFormats, flagDef{names: []string{"strict"}, kind: boolFlag, def: "false"}), run: stateGet},
+		"juju-log":                {usage: "<message>", purpose: "write a message to the juju log", flags: staticFlags(flagDef{Names: []string{"debug"}, Kind: boolFlag, Def: "false"}, flagDef{Names: []string{"l", "log-level"}, Kind: stringFlag, Def: "INFO"}, flagDef{Names: []string{"format"}, Kind: stringFlag}), run: jujuLog},
+		"network-get":             {usage: "<binding-name> [--ingress-address] [--bind-address] [--egress-subnets]", purpose: "get network config", flags: withRelation(outFlags("smart", allFormats, flagDef{Names: []string{"primary-address"}, Kind: boolFlag, Def: "false"}, flagDef{Names: []string{"bind-address"}, Kind: boolFlag, Def: "false"}, flagDef{Names: []string{"ingress-address"}, Kind: boolFlag, Def: "false"}, flagDef{Names: []string{"egress-subnets"}, Kind: boolFlag, Def: "false"})), run: networkGet},
+		"open-port":               {usage: portFormat, purpose: "Register a request to open a port or port range.", flags: staticFlags(flagDef{Names: []string{"format"}, Kind: stringFlag}, flagDef{Names: []string{"endpoints"}, Kind: stringFlag}), run: portCmd(true)},
+		"close-port":              {usage: portFormat, purpose: "Register a request to close a port or port range.", flags: staticFlags(flagDef{Names: []string{"format"}, Kind: stringFlag}, flagDef{Names: []string{"endpoints"}, Kind: stringFlag}), run: portCmd(false)},
+		"opened-ports":            {usage: "", purpose: "List all ports or port ranges opened by the unit.", flags: outFlags("smart", allFormats, flagDef{Names: []string{"endpoints"}, Kind: boolFlag, Def: "false"}), run: openedPorts},
+		"state-get":               {usage: "[<key>]", purpose: "print server-side-state value", flags: outFlags("smart", allFormats, flagDef{Names: []string{"strict"}, Kind: boolFlag, Def: "false"}), run: stateGet},
 		"state-set":               {usage: "key=value [key=value ...]", purpose: "set server-side-state values", flags: staticFlags(fileFlag), run: stateSet},
 		"state-delete":            {usage: "<key>", purpose: "delete server-side-state key value pairs", flags: nil, run: stateDelete},
 		"goal-state":              {usage: "", purpose: "print the status of the charm's peers and related units", flags: outFlags("yaml", yamlFormats), run: goalState},
-		"storage-get":             {usage: "[<key>]", purpose: "print information for the storage instance with the specified ID", flags: outFlags("smart", allFormats, flagDef{names: []string{"s"}, kind: stringFlag}), run: storageGet},
+		"storage-get":             {usage: "[<key>]", purpose: "print information for the storage instance with the specified ID", flags: outFlags("smart", allFormats, flagDef{Names: []string{"s"}, Kind: stringFlag}), run: storageGet},
 		"storage-list":            {usage: "[<storage-name>]", purpose: "list storage attached to the unit", flags: outFlags("smart", allFormats), run: storageList},
 	}
-	addSecretTools(toolTable)
 	addActionTools(toolTable)
 }
 
-var (
-	appFlag  = flagDef{names: []string{"app"}, kind: boolFlag, def: "false"}
-	fileFlag = flagDef{names: []string{"file"}, kind: stringFlag}
-)
+var fileFlag = flagDef{Names: []string{"file"}, Kind: stringFlag}
 
 func staticFlags(defs ...flagDef) func(*toolCall) []flagDef {
 	return func(*toolCall) []flagDef { return defs }
@@ -93,312 +83,21 @@ func withRelation(base func(*toolCall) []flagDef, extra ...flagDef) func(*toolCa
 		if id := tc.hc.spec.relID; id >= 0 {
 			def = strconv.Itoa(id)
 		}
-		defs = append(defs, flagDef{names: []string{"r", "relation"}, kind: stringFlag, def: def, check: func(v string) error {
-			_, err := tc.parseRelationID(v)
+		defs = append(defs, flagDef{Names: []string{"r", "relation"}, Kind: stringFlag, Def: def, Check: func(v string) error {
+			_, err := jujuc.ParseRelationID(tc.host(), v)
 			return err
 		}})
 		return append(defs, extra...)
 	}
 }
 
-// parseRelationID accepts "id" or "endpoint:id".
-func (tc *toolCall) parseRelationID(v string) (int, error) {
-	trim := v
-	if i := strings.LastIndex(trim, ":"); i >= 0 {
-		trim = trim[i+1:]
-	}
-	id, err := strconv.Atoi(trim)
-	if err != nil {
-		return 0, errors.New("invalid relation id")
-	}
-	if _, err := tc.relation(id); err != nil {
-		return 0, err
-	}
-	return id, nil
-}
-
-// relationFromFlags returns the relation of -r (or the hook's); a missing
-// one is a usage error.
-func (tc *toolCall) relationFromFlags(fs *flagSet) (*relation, error) {
-	v := fs.str("relation")
-	if v == "" {
-		return nil, usagef("no relation id specified")
-	}
-	id, err := tc.parseRelationID(v)
-	if err != nil {
-		return nil, err
-	}
-	return tc.relation(id)
-}
-
-// relation returns a relation this unit takes part in.
-func (tc *toolCall) relation(id int) (*relation, error) {
-	r := tc.m.relations[id]
-	if r == nil || tc.u.rel[id] == nil {
-		return nil, errors.New("unknown relation id")
-	}
-	return r, nil
-}
-
-// inScope reports whether the unit entered the relation's scope (its
-// relation-created hook started): before that Juju refuses bag access.
-func (tc *toolCall) inScope(r *relation) bool {
-	ur := tc.u.rel[r.id]
-	return ur != nil && ur.inScope
-}
-
 func (tc *toolCall) isLeader() bool { return tc.m.leader == tc.u.name }
-
-var (
-	appNameRE  = regexp.MustCompile(`^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*$`)
-	unitNameRE = regexp.MustCompile(`^([a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*)/(0|[1-9][0-9]*)$`)
-)
-
-// readInput reads --file: "-" is stdin, anything else a path relative to
-// the tool's directory.
-func (tc *toolCall) readInput(path string) ([]byte, error) {
-	if path == "-" {
-		return tc.stdin, nil
-	}
-	return os.ReadFile(tc.absPath(path))
-}
-
-// readSettings is Juju's readSettings: a YAML (or JSON) map of strings.
-func readSettings(data []byte) (map[string]string, error) {
-	kvs := map[string]string{}
-	if err := yamlv2.Unmarshal(data, kvs); err != nil {
-		return nil, err
-	}
-	return kvs, nil
-}
-
-func relationIDs(tc *toolCall, fs *flagSet, args []string) error {
-	name := ""
-	if r := tc.m.relations[tc.hc.spec.relID]; r != nil && tc.hc.spec.relID >= 0 {
-		name = r.endpoint
-	}
-	if len(args) > 0 {
-		name = args[0]
-		args = args[1:]
-	} else if name == "" {
-		return usagef("no endpoint name specified")
-	}
-	if err := checkEmpty(args); err != nil {
-		return err
-	}
-	result := []string{}
-	for _, r := range tc.m.sortedRelations() {
-		if r.endpoint == name && tc.u.rel[r.id] != nil {
-			result = append(result, r.fakeID())
-		}
-	}
-	sort.Strings(result)
-	return writeOutput(tc, fs, result)
-}
-
-func relationList(tc *toolCall, fs *flagSet, args []string) error {
-	if fs.str("relation") == "" {
-		return usagef("no relation id specified")
-	}
-	if err := checkEmpty(args); err != nil {
-		return err
-	}
-	r, err := tc.relationFromFlags(fs)
-	if err != nil {
-		return err
-	}
-	if fs.boolean("app") {
-		return writeOutput(tc, fs, r.remoteApp)
-	}
-	units := []string{}
-	if ur := tc.u.rel[r.id]; ur != nil {
-		units = sortedUnitNames(ur.joined)
-	}
-	return writeOutput(tc, fs, units)
-}
-
-func relationGet(tc *toolCall, fs *flagSet, args []string) error {
-	if fs.str("relation") == "" {
-		return usagef("no relation id specified")
-	}
-	key := ""
-	if len(args) > 0 {
-		if key = args[0]; key == "-" {
-			key = ""
-		}
-		args = args[1:]
-	}
-	app := fs.boolean("app")
-	target := ""
-	spec := tc.hc.spec
-	switch {
-	case len(args) > 0:
-		given := args[0]
-		args = args[1:]
-		if app {
-			if appNameRE.MatchString(given) {
-				target = given
-			} else if unitNameRE.MatchString(given) {
-				target = unitApp(given)
-			}
-		} else {
-			if !unitNameRE.MatchString(given) {
-				if appNameRE.MatchString(given) {
-					return usagef("expected unit name, got application name %q", given)
-				}
-				return usagef("invalid unit name %q", given)
-			}
-			target = given
-		}
-	case app:
-		if spec.remoteApp == "" {
-			return usagef("no unit or application specified")
-		}
-		target = spec.remoteApp
-	case spec.remoteUnit != "":
-		target = spec.remoteUnit
-	case spec.remoteApp != "":
-		target, app = spec.remoteApp, true
-	default:
-		return usagef("no unit or application specified")
-	}
-	if err := checkEmpty(args); err != nil {
-		return err
-	}
-	r, err := tc.relationFromFlags(fs)
-	if err != nil {
-		return err
-	}
-	settings, err := tc.readBag(r, target, app)
-	if err != nil {
-		return err
-	}
-	if key == "" {
-		return writeOutput(tc, fs, settings)
-	}
-	if v, ok := settings[key]; ok {
-		return writeOutput(tc, fs, v)
-	}
-	return writeOutput(tc, fs, nil)
-}
-
-// readBag is what relation-get may read: our own bags with this hook's
-// pending writes; the leader's own application bag likewise; a
-// non-leader's own application bag only on a peer relation; remote bags as
-// committed.
-func (tc *toolCall) readBag(r *relation, target string, app bool) (map[string]string, error) {
-	m, u := tc.m, tc.u
-	if !tc.inScope(r) {
-		return nil, errors.New("permission denied")
-	}
-	if !app && target == u.name {
-		return tc.hc.pendingBag(r.unitBags[u.name], tc.hc.relUnit[r.id]), nil
-	}
-	if target == m.opts.App && app {
-		if tc.isLeader() {
-			return tc.hc.pendingBag(r.appBag, tc.hc.relApp[r.id]), nil
-		}
-		if r.peer {
-			return r.appBag.copy(), nil
-		}
-		return nil, errors.New("permission denied")
-	}
-	if app {
-		if target != r.remoteApp {
-			return nil, errors.New("permission denied")
-		}
-		return r.remoteAppBag.copy(), nil
-	}
-	if unitApp(target) != r.remoteApp {
-		return nil, errors.New("permission denied")
-	}
-	b := r.remoteUnitBag(target)
-	if b == nil {
-		return nil, fmt.Errorf("cannot read settings for unit %q in relation %q: settings not found", target, r.key(m.opts.App))
-	}
-	return b.copy(), nil
-}
-
-func relationSet(tc *toolCall, fs *flagSet, args []string) error {
-	if fs.str("relation") == "" {
-		return usagef("no relation id specified")
-	}
-	settings, err := parseKeyValues(args)
-	if err != nil {
-		return err
-	}
-	if fs.isSet("format") {
-		fmt.Fprintf(&tc.stderr, "--format flag deprecated for command %q", "relation-set")
-	}
-	if path := fs.str("file"); path != "" {
-		data, err := tc.readInput(path)
-		if err != nil {
-			return err
-		}
-		fromFile, err := readSettings(data)
-		if err != nil {
-			return err
-		}
-		for k, v := range settings {
-			fromFile[k] = v
-		}
-		settings = fromFile
-	}
-	r, err := tc.relationFromFlags(fs)
-	if err != nil {
-		return err
-	}
-	app := fs.boolean("app")
-	if app && !tc.isLeader() {
-		return errors.New("cannot write relation settings")
-	}
-	if !tc.inScope(r) {
-		if app {
-			return errors.New("cannot read relation application settings: permission denied")
-		}
-		return errors.New("cannot read relation settings: permission denied")
-	}
-	target := tc.hc.relUnit
-	bagName := tc.u.name
-	if app {
-		target = tc.hc.relApp
-		bagName = tc.m.opts.App
-	}
-	if target[r.id] == nil {
-		target[r.id] = map[string]string{}
-	}
-	keys := make([]string, 0, len(settings))
-	for k := range settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		target[r.id][k] = settings[k]
-		w := &BagWrite{Unit: tc.u.name, Hook: tc.hc.spec.name, RelationID: r.id, Bag: bagName, Key: k, Value: settings[k]}
-		tc.hc.writes = append(tc.hc.writes, w)
-		tc.m.rec.addBagWrite(w)
-	}
-	return nil
-}
-
-func relationModelGet(tc *toolCall, fs *flagSet, args []string) error {
-	if fs.str("relation") == "" {
-		return usagef("no relation id specified")
-	}
-	if err := checkEmpty(args); err != nil {
-		return err
-	}
-	if _, err := tc.relationFromFlags(fs); err != nil {
-		return err
-	}
-	return writeOutput(tc, fs, map[string]string{"uuid": tc.m.opts.ModelUUID})
-}
 
 func configGet(tc *toolCall, fs *flagSet, args []string) error {
 	key := ""
 	if len(args) > 0 {
 		key = args[0]
-		if key != "" && fs.boolean("a") {
+		if key != "" && fs.Bool("a") {
 			return usagef("cannot use argument --all together with key %q", key)
 		}
 		if err := checkEmpty(args[1:]); err != nil {
@@ -407,7 +106,7 @@ func configGet(tc *toolCall, fs *flagSet, args []string) error {
 	}
 	settings := tc.m.configLocked(true)
 	if key == "" {
-		if !fs.boolean("a") {
+		if !fs.Bool("a") {
 			for k, v := range settings {
 				if v == nil {
 					delete(settings, k)
@@ -443,7 +142,7 @@ func statusSet(tc *toolCall, fs *flagSet, args []string) error {
 		}
 	}
 	st := Status{Status: args[0], Message: msg, Since: time.Now().UTC()}
-	app := fs.boolean("application")
+	app := fs.Bool("application")
 	if app {
 		if !tc.isLeader() {
 			return errors.New("this unit is not the leader")
@@ -477,9 +176,9 @@ func statusGet(tc *toolCall, fs *flagSet, args []string) error {
 	if err := checkEmpty(args); err != nil {
 		return err
 	}
-	include := fs.boolean("include-data")
-	smart := fs.str("format") == "smart"
-	if fs.boolean("application") {
+	include := fs.Bool("include-data")
+	smart := fs.Str("format") == "smart"
+	if fs.Bool("application") {
 		if !tc.isLeader() {
 			return errors.New("finding application status: this unit is not the leader")
 		}
@@ -520,16 +219,16 @@ func jujuLog(tc *toolCall, fs *flagSet, args []string) error {
 	if args == nil {
 		return usagef("no message specified")
 	}
-	if fs.isSet("format") {
+	if fs.IsSet("format") {
 		fmt.Fprintf(&tc.stderr, "--format flag deprecated for command %q", "juju-log")
 	}
 	level := "INFO"
-	if fs.boolean("debug") {
+	if fs.Bool("debug") {
 		level = "DEBUG"
-	} else if l, ok := logLevels[strings.ToUpper(fs.str("l"))]; ok {
+	} else if l, ok := logLevels[strings.ToUpper(fs.Str("l"))]; ok {
 		level = l
 	} else {
-		tc.m.logf("%s: WARNING Specified log level of %q is not valid", tc.u.name, fs.str("l"))
+		tc.m.logf("%s: WARNING Specified log level of %q is not valid", tc.u.name, fs.Str("l"))
 	}
 	msg := strings.Join(args, " ")
 	if r := tc.m.relations[tc.hc.spec.relID]; r != nil && tc.hc.spec.relID >= 0 {
@@ -588,11 +287,11 @@ func networkGet(tc *toolCall, fs *flagSet, args []string) error {
 	}
 	var keys []string
 	for _, k := range []string{"bind-address", "ingress-address", "egress-subnets"} {
-		if fs.boolean(k) {
+		if fs.Bool(k) {
 			keys = append(keys, k)
 		}
 	}
-	if fs.boolean("primary-address") {
+	if fs.Bool("primary-address") {
 		if len(keys) > 0 {
 			return errors.New("--primary-address must be the only flag specified")
 		}
@@ -650,16 +349,16 @@ func portCmd(open bool) func(*toolCall, *flagSet, []string) error {
 		}
 		p, err := parsePortRange(strings.ToLower(args[0]))
 		if err != nil {
-			return &usageError{msg: err.Error()}
+			return &usageError{Msg: err.Error()}
 		}
 		if err := checkEmpty(args[1:]); err != nil {
 			return err
 		}
-		if fs.isSet("format") {
+		if fs.IsSet("format") {
 			fmt.Fprintf(&tc.stderr, "--format flag deprecated for command %q", tc.tool)
 		}
 		endpoints := []string{""}
-		if e := fs.str("endpoints"); e != "" {
+		if e := fs.Str("endpoints"); e != "" {
 			endpoints = nil
 			for _, ep := range strings.Split(e, ",") {
 				ep = strings.TrimSpace(ep)
@@ -692,7 +391,7 @@ func openedPorts(tc *toolCall, fs *flagSet, args []string) error {
 	}
 	results := make([]string, 0, len(order))
 	for _, k := range order {
-		if !fs.boolean("endpoints") {
+		if !fs.Bool("endpoints") {
 			results = append(results, k)
 			continue
 		}
@@ -722,7 +421,7 @@ func stateGet(tc *toolCall, fs *flagSet, args []string) error {
 		return writeOutput(tc, fs, state)
 	}
 	v, ok := state[key]
-	if !ok && fs.boolean("strict") {
+	if !ok && fs.Bool("strict") {
 		return fmt.Errorf("%q not found", key)
 	}
 	return writeOutput(tc, fs, v)
@@ -738,7 +437,7 @@ func stateSet(tc *toolCall, fs *flagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	if path := fs.str("file"); path != "" {
+	if path := fs.Str("file"); path != "" {
 		data, err := tc.readInput(path)
 		if err != nil {
 			return err
@@ -832,7 +531,7 @@ func goalState(tc *toolCall, fs *flagSet, args []string) error {
 }
 
 func storageGet(tc *toolCall, fs *flagSet, args []string) error {
-	id := fs.str("s")
+	id := fs.Str("s")
 	if id == "" && tc.hc.spec.storage != "" {
 		id = tc.hc.spec.storage + "/" + strconv.Itoa(tc.u.number)
 	}
@@ -878,4 +577,13 @@ func storageList(tc *toolCall, fs *flagSet, args []string) error {
 		}
 	}
 	return writeOutput(tc, fs, out)
+}
+
+// readInput reads --file: "-" is stdin, anything else a path relative to
+// the tool's directory.
+func (tc *toolCall) readInput(path string) ([]byte, error) {
+	if path == "-" {
+		return tc.stdin, nil
+	}
+	return os.ReadFile(tc.absPath(path))
 }

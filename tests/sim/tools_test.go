@@ -58,7 +58,7 @@ func TestRelationList(t *testing.T) {
 	assert.Equal(t, "ERROR no relation id specified\n", res.Stderr)
 	res = tool(t, m, "synapse/0", "relation-list", "-r", "database:99")
 	assert.Equal(t, 2, res.Code)
-	assert.Equal(t, "ERROR invalid value \"database:99\" for flag -r: unknown relation id\n", res.Stderr)
+	assert.Equal(t, "ERROR invalid value \"database:99\" for flag -r: relation not found\n", res.Stderr)
 	res = tool(t, m, "synapse/0", "relation-list", "--relation", "db:x")
 	assert.Equal(t, "ERROR invalid value \"db:x\" for flag --relation: invalid relation id\n", res.Stderr)
 }
@@ -321,7 +321,8 @@ func TestSecrets(t *testing.T) {
 
 	// Only the owner (the leader) changes it.
 	res = tool(t, m, "synapse/1", "secret-set", uri, "signing-key=x")
-	assert.Equal(t, "ERROR permission denied\n", res.Stderr)
+	// Juju 3.6 answers ErrIsNotLeader for an application secret on a non-leader.
+	assert.Equal(t, "ERROR this unit is not the leader\n", res.Stderr)
 	mustTool(t, m, "synapse/0", "secret-set", uri, "signing-key=rotated")
 	info, ok := m.Secret(uri)
 	require.True(t, ok)

@@ -244,10 +244,10 @@ func (m *Model) dropUnitLocked(u *unit) func(context.Context) {
 	// Its bags stay readable for the life of each relation, as in Juju; a
 	// new unit of the same name starts with a fresh bag (enterScopeLocked).
 	delete(m.units, u.name)
-	for id, s := range m.secrets {
-		delete(s.consumers, u.name)
-		if s.owner.unit == u.name {
-			delete(m.secrets, id)
+	for _, s := range m.secrets.All() {
+		delete(s.Consumers, u.name)
+		if s.Owner.Unit == u.name {
+			m.secrets.Delete(s.ID)
 		}
 	}
 	if err := m.writeHostsLocked(); err != nil {
