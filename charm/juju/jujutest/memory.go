@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/tests/jujuc"
 )
 
 // Memory is an in-memory juju.Runner: one unit's view of a model, driven
@@ -28,8 +29,7 @@ type Memory struct {
 
 	networks map[string]*juju.Network
 
-	secrets    []*Secret
-	nextSecret int
+	secrets *jujuc.Secrets
 
 	unitStatus, appStatus Status
 	statusHistory         []StatusEntry
@@ -74,12 +74,13 @@ func NewMemory(unit string) *Memory {
 		state:      map[string]string{},
 		calls:      map[string]int{},
 		failNext:   map[string][]string{},
+		secrets:    jujuc.NewSecrets(newSecretIDs()),
 	}
 }
 
 // tool is one modelled hook tool: its flags and what it does.
 type tool struct {
-	flags flagSet
+	flags []jujuc.Flag
 	run   func(m *Memory, c *call, stdin []byte) ([]byte, error)
 }
 
@@ -91,10 +92,6 @@ func init() {
 	toolTable = map[string]tool{
 		"config-get":              {flags("format=", "all|a"), (*Memory).configGet},
 		"is-leader":               {flags("format="), (*Memory).isLeader},
-		"relation-ids":            {flags("format="), (*Memory).relationIDs},
-		"relation-list":           {flags("format=", "r|relation=", "app"), (*Memory).relationList},
-		"relation-get":            {flags("format=", "r|relation=", "app"), (*Memory).relationGet},
-		"relation-set":            {flags("format=", "r|relation=", "app", "file="), (*Memory).relationSet},
 		"network-get":             {flags("format=", "r|relation=", "bind-address", "ingress-address", "egress-subnets", "primary-address"), (*Memory).networkGet},
 		"status-set":              {flags("application"), (*Memory).statusSet},
 		"status-get":              {flags("format=", "include-data", "application"), (*Memory).statusGet},
@@ -104,13 +101,6 @@ func init() {
 		"action-set":              {flags(), (*Memory).actionSet},
 		"action-fail":             {flags(), (*Memory).actionFail},
 		"action-log":              {flags(), (*Memory).actionLog},
-		"secret-add":              {flags("label=", "description=", "owner=", "expire=", "rotate=", "file="), (*Memory).secretAdd},
-		"secret-set":              {flags("label=", "description=", "owner=", "expire=", "rotate=", "file="), (*Memory).secretSet},
-		"secret-get":              {flags("format=", "label=", "peek", "refresh"), (*Memory).secretGet},
-		"secret-grant":            {flags("r|relation=", "unit="), (*Memory).secretGrant},
-		"secret-revoke":           {flags("r|relation=", "unit=", "app="), (*Memory).secretRevoke},
-		"secret-remove":           {flags("revision="), (*Memory).secretRemove},
-		"secret-ids":              {flags("format="), (*Memory).secretIDs},
 		"goal-state":              {flags("format="), (*Memory).goalState},
 		"open-port":               {flags("format=", "endpoints="), (*Memory).openPort},
 		"close-port":              {flags("format=", "endpoints="), (*Memory).closePort},
@@ -147,11 +137,21 @@ func (m *Memory) Run(ctx context.Context, name string, args []string, stdin []by
 		}
 		return nil, &juju.ToolError{Tool: name, ExitCode: 1, Stderr: stderr}
 	}
+	// The tools that carry Juju's relation and secret rules are jujuc's,
+	// shared with the simulator.
+	jc := &jujuc.Call{Host: memHost{m}, Tool: name, Args: args, Stdin: stdin}
+	if code, ok := jujuc.Serve(jc); ok {
+		if code != 0 {
+			return nil, &juju.ToolError{Tool: name, ExitCode: code, Stderr: jc.Stderr.String()}
+		}
+		return jc.Stdout.Bytes(), nil
+	}
 	t, ok := toolTable[name]
 	if !ok {
 		return nil, &juju.ToolError{Tool: name, ExitCode: 127, Stderr: name + ": command not found\n"}
 	}
-	c, err := parseArgv(args, t.flags)
+	fs, pos, err := jujuc.ParseFlags(t.flags, args)
+	c := &call{fs: fs, args: pos}
 	if err != nil {
 		return nil, &juju.ToolError{Tool: name, ExitCode: 2, Stderr: "ERROR " + err.Error() + "\n"}
 	}
