@@ -1,0 +1,401 @@
+package decide_test
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
+	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
+	"github.com/synapse-charm/synapse-k8s-go/relations"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+)
+
+// The invariants, as their failure reports name them.
+const (
+	modelInvOneMain      = "exactly one main in the plan, and it is a live unit"
+	modelInvMainSticky   = "the main never moves while its unit lives"
+	modelInvSlotsStable  = "a slot keeps its name, unit and ports while its unit lives and the topology settings are unchanged"
+	modelInvSigningKey   = "the signing key is never replaced once created"
+	modelInvFilesFirst   = "every process has its configuration files before it starts"
+	modelInvSynapseRules = "Synapse's rules hold in every homeserver.yaml"
+	modelInvWorkerAfter  = "a worker starts only once the main reports it runs the plan, on the same Synapse version"
+	modelInvSameShared   = "instance_map and stream_writers are identical on every running process"
+	modelInvStatus       = "at quiescence every unit is active, waiting for something named, or blocked naming a juju command"
+	modelInvBounded      = "every step quiesces within a bounded number of hooks"
+	modelInvRestart      = "a process restarts only when its own inputs changed"
+	modelInvDataHome     = "no process is started on a unit whose data it needs lives elsewhere"
+	modelInvPlanRepair   = "a plan another revision left is rebuilt, or (only when newer) blocks naming a juju command"
+	modelInvConfigFix    = "an invalid configuration blocks naming the juju config command that fixes it"
+	modelInvRelationFix  = "a malformed provider relation blocks naming a juju command that fixes it"
+)
+
+// modelExpectedToFail are the invariants today's code breaks, with the
+// issue that fixes them. Their violations do not fail the main test.
+var modelExpectedToFail = map[string]string{
+	modelInvDataHome:    "issue 14 item 1 (the main goes where the data is)",
+	modelInvPlanRepair:  "issue 14 item 3 (a plan that repairs itself)",
+	modelInvConfigFix:   "a finding of this test, reported: the status names the option but no command",
+	modelInvRelationFix: "a finding of this test, reported: the status names the relation but no command",
+}
+
+// modelUnusablePlan starts the status of a unit that cannot read the plan.
+const modelUnusablePlan = "the cluster plan in the peer relation is unusable"
+
+// modelViolation is one broken invariant and the hook it broke in.
+type modelViolation struct {
+	invariant, hook, detail string
+}
+
+func (v modelViolation) String() string {
+	return fmt.Sprintf("%s\n  broken in: %s\n  %s", v.invariant, v.hook, v.detail)
+}
+
+// modelChecker checks the invariants as the model runs, remembering what
+// they need from the past (the first signing key, the last plan, where
+// the SQLite database and local media were first written).
+type modelChecker struct {
+	w          *modelWorld
+	found      []modelViolation
+	hook       string
+	signingKey string
+	planRaw    string
+	plan       *topology.Plan
+	sqliteHome string
+	mediaHome  string
+	// checked caches the homeserver.yaml contents already checked.
+	checked map[string]bool
+	// checks counts invariant evaluations, for the figures.
+	checks int
+}
+
+func newModelChecker(w *modelWorld) *modelChecker {
+	return &modelChecker{w: w, checked: map[string]bool{}}
+}
+
+func (c *modelChecker) fail(invariant, format string, args ...any) {
+	for _, v := range c.found {
+		if v.invariant == invariant {
+			return
+		}
+	}
+	c.found = append(c.found, modelViolation{invariant: invariant, hook: c.hook, detail: fmt.Sprintf(format, args...)})
+}
+
+// hard returns the first violation of an invariant expected to hold.
+func (c *modelChecker) hard() *modelViolation {
+	for i, v := range c.found {
+		if modelExpectedToFail[v.invariant] == "" {
+			return &c.found[i]
+		}
+	}
+	return nil
+}
+
+// decided checks a decision before it is executed.
+func (c *modelChecker) decided(u *modelUnit, h modelHook, s decide.Snapshot, d decide.Decision) {
+	c.hook = u.name + " " + h.String()
+	c.checks++
+	if d.CreateSecret != nil {
+		if id := c.w.secretByLabel(decide.SecretLabel); id != "" {
+			c.fail(modelInvSigningKey, "%s creates a second application secret with a new signing key while %s (label %s) exists", u.name, id, decide.SecretLabel)
+		}
+	}
+}
+
+// worldChanged records a change made outside any hook (a peer bag left by
+// another revision): it is not the charm's doing.
+func (c *modelChecker) worldChanged() {
+	c.planRaw = c.w.peerApp[decide.PlanKey]
+	c.plan, _ = topology.Decode(c.planRaw)
+}
+
+// afterHook checks what a committed hook left.
+func (c *modelChecker) afterHook(u *modelUnit, h modelHook) {
+	c.checks++
+	w := c.w
+	if id := w.peerApp[decide.SecretIDKey]; id != "" && w.secrets[id] != nil {
+		key := w.secrets[id].content["signing-key"]
+		switch {
+		case c.signingKey == "":
+			c.signingKey = key
+		case key != c.signingKey:
+			c.fail(modelInvSigningKey, "the peer bag names %s whose signing key %.20s... replaced %.20s...", id, key, c.signingKey)
+		}
+	}
+	if raw := w.peerApp[decide.PlanKey]; raw != c.planRaw {
+		c.planChanged(raw)
+	}
+	if hs := u.synapse.files[workload.HomeserverPath]; hs != nil && !c.checked[string(hs)] {
+		c.checked[string(hs)] = true
+		if err := modelSynapseRules(hs); err != nil {
+			c.fail(modelInvSynapseRules, "%s renders a homeserver.yaml that breaks them: %v", u.name, err)
+		}
+	}
+}
+
+// planChanged checks a plan the leader published against the last one.
+func (c *modelChecker) planChanged(raw string) {
+	next, err := topology.Decode(raw)
+	c.planRaw = raw
+	if err != nil {
+		c.fail(modelInvOneMain, "the leader published a plan that does not validate: %v", err)
+		c.plan = nil
+		return
+	}
+	prev := c.plan
+	c.plan = next
+	if prev == nil {
+		return
+	}
+	if next.Main != prev.Main && c.w.isLive(prev.Main) {
+		c.fail(modelInvMainSticky, "plan %d moves the main from %s (alive) to %s", next.Generation, prev.Main, next.Main)
+	}
+	if next.Main != prev.Main || next.Settings != prev.Settings || prev.Settings == "" {
+		return
+	}
+	for _, p := range prev.Processes {
+		if !c.w.isLive(p.Unit) {
+			continue
+		}
+		if !slices.Contains(next.Processes, p) {
+			c.fail(modelInvSlotsStable, "plan %d drops or moves %s (%s, index %d) with the same settings %s: %v", next.Generation, p.Name, p.Unit, p.Index, next.Settings, next.Processes)
+		}
+	}
+}
+
+// started checks a synapse service the moment Pebble (re)starts it.
+func (c *modelChecker) started(u *modelUnit, s decide.Snapshot, planRaw string, want workload.Container, st modelStart) {
+	c.checks++
+	if st.restart && st.hadBefore && reflect.DeepEqual(modelComparable(st.before), modelComparable(st.definition)) {
+		c.fail(modelInvRestart, "%s restarts %s although neither its files nor its definition changed", u.name, st.service)
+	}
+	c.checkFiles(u, want, st)
+	name := strings.TrimPrefix(st.service, workload.MainService+"-")
+	if st.service == workload.MainService {
+		c.mainStarted(u)
+		return
+	}
+	plan, err := topology.Decode(planRaw)
+	if err != nil || plan.Main == u.name {
+		// A worker beside the main starts with it, in the same hook.
+		return
+	}
+	main := c.w.units[plan.Main]
+	if main == nil {
+		c.fail(modelInvWorkerAfter, "%s starts worker %s while the main's unit %s is gone", u.name, name, plan.Main)
+		return
+	}
+	r, _ := relations.ParseUnitReport(main.bag)
+	if r.AppliedGeneration < plan.Generation || !r.Ready || r.SynapseVersion != s.Image.SynapseVersion {
+		c.fail(modelInvWorkerAfter, "%s starts worker %s of plan %d on Synapse %s while main %s reports applied=%d ready=%t version=%q",
+			u.name, name, plan.Generation, s.Image.SynapseVersion, plan.Main, r.AppliedGeneration, r.Ready, r.SynapseVersion)
+	}
+}
+
+// checkFiles: every file the service reads is in place, and the hash in
+// its definition is the hash of those files.
+func (c *modelChecker) checkFiles(u *modelUnit, want workload.Container, st modelStart) {
+	own := ""
+	if st.service != workload.MainService {
+		own = workload.WorkerConfigPath(strings.TrimPrefix(st.service, workload.MainService+"-"))
+	}
+	var reads []workload.File
+	for _, f := range want.Files {
+		if strings.HasPrefix(f.Path, workload.DataDir+"/workers/") && f.Path != own {
+			continue
+		}
+		have, ok := u.synapse.files[f.Path]
+		if !ok || !bytes.Equal(have, f.Content) {
+			c.fail(modelInvFilesFirst, "%s starts %s before %s is in place", u.name, st.service, f.Path)
+			return
+		}
+		reads = append(reads, workload.File{Path: f.Path, Content: have})
+	}
+	if own != "" && u.synapse.files[own] == nil {
+		c.fail(modelInvFilesFirst, "%s starts %s without its worker file %s", u.name, st.service, own)
+		return
+	}
+	if got, hash := st.definition.Environment["SYNAPSE_CHARM_CONFIG_HASH"], workload.HashFiles(reads); got != hash {
+		c.fail(modelInvFilesFirst, "%s starts %s defined for files %s, but the files in place hash to %s", u.name, st.service, got, hash)
+	}
+}
+
+// mainStarted records where the homeserver's local data is created, and
+// checks that a main never starts away from it.
+func (c *modelChecker) mainStarted(u *modelUnit) {
+	doc := map[string]any{}
+	if err := yaml.Unmarshal(u.synapse.files[workload.HomeserverPath], &doc); err != nil {
+		return
+	}
+	if db, _ := doc["database"].(map[string]any); db["name"] == "sqlite3" {
+		switch c.sqliteHome {
+		case "":
+			c.sqliteHome = u.name
+		case u.name:
+		default:
+			c.fail(modelInvDataHome, "%s starts a main on an empty SQLite database: the homeserver's database is on %s's volume", u.name, c.sqliteHome)
+		}
+	}
+	if doc["media_storage_providers"] == nil && c.mediaHome == "" {
+		c.mediaHome = u.name
+	}
+}
+
+// quiescent checks the application once no hook is queued.
+func (c *modelChecker) quiescent() {
+	c.checks++
+	c.hook = "quiescence"
+	w := c.w
+	// A blocked leader freezes the plan on purpose (an invalid config, a
+	// server_name change): its status must then name the fix, which the
+	// status invariant checks; the plan is checked once it is unblocked.
+	if leader := w.units[w.leader]; leader != nil && leader.status.Level != decide.Blocked && c.plan != nil && !w.isLive(c.plan.Main) {
+		c.fail(modelInvOneMain, "plan %d names main %s, which is gone", c.plan.Generation, c.plan.Main)
+	}
+	var first, firstUnit string
+	for _, u := range w.liveUnits() {
+		if !u.statusSet || !modelStatusNamesFix(u.status) {
+			c.fail(modelStatusInvariant(u.status.Message), "%s is %s: %q", u.name, u.status.Level, u.status.Message)
+		}
+		running := false
+		for svc, on := range u.synapse.active {
+			running = running || on && strings.HasPrefix(svc, workload.MainService)
+		}
+		if !running {
+			continue
+		}
+		shared, err := modelSharedConfig(u.synapse.files[workload.HomeserverPath])
+		if err != nil {
+			c.fail(modelInvSynapseRules, "%s runs Synapse on an unreadable homeserver.yaml: %v", u.name, err)
+			continue
+		}
+		if firstUnit == "" {
+			first, firstUnit = shared, u.name
+		} else if shared != first {
+			c.fail(modelInvSameShared, "%s runs with\n%s\nbut %s with\n%s", firstUnit, first, u.name, shared)
+		}
+		if c.plan != nil && c.plan.Main == u.name && u.synapse.active[workload.MainService] && c.mediaHome != "" && c.mediaHome != u.name {
+			hs := u.synapse.files[workload.HomeserverPath]
+			if !bytes.Contains(hs, []byte("media_storage_providers")) && !strings.Contains(u.status.Message, "media") {
+				c.fail(modelInvDataHome, "%s serves local media while the media uploaded before lives on %s's volume, and its status does not say so: %q", u.name, c.mediaHome, u.status.Message)
+			}
+		}
+	}
+	if c.signingKey != "" {
+		for _, u := range w.liveUnits() {
+			if key := u.synapse.files[workload.SigningKeyPath]; key != nil && string(key) != c.signingKey+"\n" {
+				c.fail(modelInvSigningKey, "%s holds signing key %.20s..., not the application's", u.name, key)
+			}
+		}
+	}
+}
+
+// modelStatusInvariant splits the status invariant by what the status is
+// about, so that the holes already known fail apart from the others.
+func modelStatusInvariant(message string) string {
+	switch {
+	case strings.HasPrefix(message, modelUnusablePlan):
+		return modelInvPlanRepair
+	case strings.HasPrefix(message, "invalid configuration:"):
+		return modelInvConfigFix
+	case strings.Contains(message, " is malformed: "):
+		return modelInvRelationFix
+	}
+	return modelInvStatus
+}
+
+// modelStatusNamesFix: blocked names a juju command, waiting names what
+// it waits for, nothing stays in maintenance.
+func modelStatusNamesFix(it decide.Item) bool {
+	switch it.Level {
+	case decide.Active:
+		return true
+	case decide.Blocked:
+		return strings.Contains(it.Message, "juju ")
+	case decide.Waiting:
+		return it.Message != ""
+	}
+	return false
+}
+
+// modelComparable is a service definition as Pebble compares them.
+func modelComparable(s workload.Service) workload.Service {
+	s.Override = ""
+	if len(s.Environment) == 0 {
+		s.Environment = nil
+	}
+	return s
+}
+
+// modelSharedConfig is what every process must agree on.
+func modelSharedConfig(hs []byte) (string, error) {
+	doc := map[string]any{}
+	if err := yaml.Unmarshal(hs, &doc); err != nil {
+		return "", err
+	}
+	out, err := yaml.Marshal(map[string]any{"instance_map": doc["instance_map"], "stream_writers": doc["stream_writers"]})
+	return string(out), err
+}
+
+// modelSynapseRules checks the worker rules of Synapse 1.160 on one
+// rendered homeserver.yaml.
+func modelSynapseRules(hs []byte) error {
+	doc := map[string]any{}
+	if err := yaml.Unmarshal(hs, &doc); err != nil {
+		return fmt.Errorf("not YAML: %w", err)
+	}
+	instances, _ := doc["instance_map"].(map[string]any)
+	workers := len(instances) > 0
+	streams, _ := doc["stream_writers"].(map[string]any)
+	for stream, v := range streams {
+		writers, _ := v.([]any)
+		if len(writers) == 0 {
+			return fmt.Errorf("stream_writers.%s is empty", stream)
+		}
+		if len(writers) > 1 && slices.Contains([]string{"typing", "presence", "push_rules"}, stream) {
+			return fmt.Errorf("stream %s takes one writer, got %v", stream, writers)
+		}
+		for _, name := range writers {
+			if _, ok := instances[fmt.Sprint(name)]; !ok {
+				return fmt.Errorf("stream writer %v of %s is not in instance_map", name, stream)
+			}
+		}
+	}
+	for _, key := range []string{"federation_sender_instances", "pusher_instances"} {
+		if v, ok := doc[key]; ok {
+			workers = true
+			if list, _ := v.([]any); len(list) == 0 {
+				return fmt.Errorf("%s is an empty list", key)
+			}
+		}
+	}
+	for _, key := range []string{"run_background_tasks_on", "update_user_directory_from_worker", "media_instance_running_background_jobs"} {
+		if v, ok := doc[key]; ok {
+			workers = true
+			if s, _ := v.(string); s == "" {
+				return fmt.Errorf("%s must name one instance, got %v", key, v)
+			}
+		}
+	}
+	if doc["enable_media_repo"] == false && doc["media_instance_running_background_jobs"] == nil {
+		return fmt.Errorf("enable_media_repo is false but no media worker runs the background jobs")
+	}
+	if !workers {
+		return nil
+	}
+	if _, ok := instances["main"]; !ok {
+		return fmt.Errorf("instance_map has no main")
+	}
+	if db, _ := doc["database"].(map[string]any); db["name"] != "psycopg2" {
+		return fmt.Errorf("workers need PostgreSQL, the database is %v", db["name"])
+	}
+	if redis, _ := doc["redis"].(map[string]any); redis["enabled"] != true {
+		return fmt.Errorf("workers need Redis")
+	}
+	return nil
+}
