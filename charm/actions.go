@@ -15,6 +15,7 @@ import (
 	"strconv"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/admin"
+	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
@@ -61,26 +62,22 @@ func (c *charm) runAction(ctx context.Context) error {
 // mainClient reaches the admin API of the main process, wherever the plan
 // put it, so actions work on any unit.
 func (c *charm) mainClient(ctx context.Context) (*admin.Client, workload.Secrets, error) {
-	s, err := c.observe(ctx)
+	s, err := c.observe(ctx, false)
 	if err != nil {
 		return nil, workload.Secrets{}, err
 	}
 	if s.ConfigErr != nil {
 		return nil, workload.Secrets{}, s.ConfigErr
 	}
-	if s.Peer == nil || s.Peer.App[peerKeySecretID] == "" {
+	if s.Peer == nil || s.Peer.App[decide.SecretIDKey] == "" {
 		return nil, workload.Secrets{}, errors.New("the application has no secrets yet: wait for the charm to settle")
 	}
-	content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: s.Peer.App[peerKeySecretID]})
-	if err != nil {
-		return nil, workload.Secrets{}, fmt.Errorf("read the application secret: %w", err)
-	}
-	secrets, err := workload.SecretsFromContent(content)
+	secrets, err := workload.SecretsFromContent(s.AppSecret.Content)
 	if err != nil {
 		return nil, workload.Secrets{}, err
 	}
 	host := s.Address
-	if raw := s.Peer.App[peerKeyPlan]; raw != "" {
+	if raw := s.Peer.App[decide.PlanKey]; raw != "" {
 		plan, err := topology.Decode(raw)
 		if err != nil {
 			return nil, workload.Secrets{}, err

@@ -25,16 +25,12 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/ProtonMail/go-crypto/openpgp/s2k"
 
-	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
 	"github.com/synapse-charm/synapse-k8s-go/charm/s3store"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
-
-// BackupEndpoint is the s3 relation for backups. It changes nothing in
-// Synapse's configuration: only the backup actions use it.
-const BackupEndpoint = "backup"
 
 // Backups are objects <path>/synapse-backups/<backup-id>.tar.gz.gpg: a tar
 // archive, gzip-compressed, OpenPGP-encrypted with backup_passphrase (so
@@ -60,46 +56,6 @@ func backupID(t time.Time) string {
 	return t.Format("20060102150405") + fmt.Sprintf("%06d", t.Nanosecond()/1000)
 }
 
-// s3Request has the leader ask for a bucket on an s3 relation, once; both
-// s3-integrator tracks answer the same request.
-func (c *charm) s3Request(ctx context.Context, s *Snapshot, rel *RelationView) error {
-	if !s.Leader || rel.Pending || rel.Local["bucket"] != "" {
-		return nil
-	}
-	if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: rel.ID, App: true, Data: relations.S3Request(rel.ID)}); err != nil {
-		return fmt.Errorf("request a bucket: %w: %w", err, ErrRetry)
-	}
-	return nil
-}
-
-// s3Bucket reads the provider's answer on an s3 relation, with the
-// credentials from the secret-extra secret (track 2) or the bag (track 1).
-// It returns relations.ErrNotReady until the provider has answered.
-func (c *charm) s3Bucket(ctx context.Context, rel *RelationView) (*relations.S3, error) {
-	secret, err := c.relationSecret(ctx, relations.S3SecretID(rel.App))
-	if err != nil {
-		return nil, err
-	}
-	return relations.ParseS3(rel.App, secret)
-}
-
-// backupRelation is the reconcile's part: the leader requests the bucket.
-// Nothing else in the unit depends on it; a malformed answer only becomes
-// a note in the status (the actions say the same, and fail).
-func (c *charm) backupRelation(ctx context.Context, s *Snapshot) (string, error) {
-	rel := s.Backup
-	if rel == nil || rel.Pending {
-		return "", nil
-	}
-	if err := c.s3Request(ctx, s, rel); err != nil {
-		return "", err
-	}
-	if _, err := relations.ParseS3(rel.App, nil); err != nil && !errors.Is(err, relations.ErrNotReady) {
-		return fmt.Sprintf("backups unavailable: the backup relation from %s is malformed: %v", rel.RemoteApp, err), nil
-	}
-	return "", nil
-}
-
 // backupStore is the bucket the backup actions use, and the passphrase.
 type backupStore struct {
 	s3         *s3store.Client
@@ -112,7 +68,7 @@ func (b *backupStore) key(id string) string { return b.prefix + id + backupKeySu
 
 // backupStore checks everything the backup actions need and says how to
 // fix what is missing.
-func (c *charm) backupStore(ctx context.Context, s *Snapshot) (*backupStore, error) {
+func (c *charm) backupStore(s *decide.Snapshot) (*backupStore, error) {
 	if s.ConfigErr != nil {
 		return nil, s.ConfigErr
 	}
@@ -126,7 +82,7 @@ func (c *charm) backupStore(ctx context.Context, s *Snapshot) (*backupStore, err
 	if rel.Pending {
 		return nil, fmt.Errorf("the %s relation with %s is still being set up: try again once its hooks have run", BackupEndpoint, rel.RemoteApp)
 	}
-	bucket, err := c.s3Bucket(ctx, rel)
+	bucket, err := relations.ParseS3(rel.App, rel.Secret)
 	switch {
 	case errors.Is(err, relations.ErrNotReady):
 		return nil, fmt.Errorf("%s has not provided the backup bucket and its credentials yet (s3-integrator needs its bucket and credentials configured, e.g. with its sync-s3-credentials action)", rel.RemoteApp)
@@ -168,11 +124,11 @@ func (c *charm) openBackupStore(ctx context.Context, params map[string]any, with
 	if withID && !backupIDRE.MatchString(id) {
 		return nil, "", fmt.Errorf("backup-id %q is not a backup id (20 digits, as list-backups shows them)", id)
 	}
-	s, err := c.observe(ctx)
+	s, err := c.observe(ctx, false)
 	if err != nil {
 		return nil, "", err
 	}
-	store, err := c.backupStore(ctx, s)
+	store, err := c.backupStore(s)
 	if err != nil {
 		return nil, "", err
 	}

@@ -2,7 +2,6 @@ package charm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,12 +70,11 @@ func (o *Options) defaults() {
 	}
 }
 
-// ErrRetry marks an error after which Juju should run the hook again: a
-// hook tool or the agent failed, not the operator's input.
-var ErrRetry = errors.New("retry the hook")
-
-// Run handles one event. It returns an error only when Juju should retry
-// the hook; problems the operator must fix become a blocked status instead.
+// Run handles one event. The error contract: an error is always transient
+// (a hook tool, Pebble or a database did not answer) and means Juju should
+// run the hook again, which cmd/charm asks for by exiting non-zero. What
+// the operator must fix is never an error: it is a blocked status (or, in
+// an action, action-fail) naming the fix, and the workload stays as it was.
 func Run(ctx context.Context, opts Options) error {
 	opts.defaults()
 	c := &charm{opts: opts, tools: opts.Tools, ev: opts.Event}

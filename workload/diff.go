@@ -185,3 +185,14 @@ func normalCheck(c Check) Check {
 	}
 	return c
 }
+
+// Readiness describes whether a container's ready checks pass.
+type Readiness struct {
+	// NotReady names the checks that do not pass yet.
+	NotReady []string
+	// Failed names services that Pebble reports in error or backoff.
+	Failed []string
+	// Unreachable names the outside services whose dependency check is
+	// down (workload.Container.DependencyChecks), sorted.
+	Unreachable []string
+}

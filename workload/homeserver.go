@@ -300,3 +300,18 @@ root:
 disable_existing_loggers: false
 `)
 }
+
+// DatabaseLocale is what the charm knows of a PostgreSQL database before
+// Synapse first uses it: Synapse refuses any collation or ctype but C.
+type DatabaseLocale struct {
+	Collate string `json:"collate"`
+	CType   string `json:"ctype"`
+	// Tables counts the tables outside the system schemas: changing the
+	// locale of a database that holds any would corrupt its indexes.
+	Tables int `json:"tables"`
+	// Superuser is true when our user may change the locale.
+	Superuser bool `json:"superuser"`
+}
+
+// IsC reports whether the database has the locale Synapse requires.
+func (l DatabaseLocale) IsC() bool { return l.Collate == "C" && l.CType == "C" }

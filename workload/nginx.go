@@ -8,9 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
-
-	"github.com/synapse-charm/synapse-k8s-go/workload/nginxexporter"
 )
 
 // The synapse-nginx container: nginx on every unit routes each request to
@@ -425,9 +424,22 @@ func RenderNginxContainer(in NginxInput) (Container, error) {
 		out.Layer.Services[NginxExporterService] = Service{
 			Override: "replace",
 			Summary:  "nginx's stub_status counters as Prometheus text",
-			Command:  strings.Join(append([]string{e.Path, "nginx-exporter"}, nginxexporter.Args(in.BindAddress, NginxStatusPort)...), " "),
+			Command:  strings.Join(append([]string{e.Path, "nginx-exporter"}, nginxExporterArgs(in.BindAddress, NginxStatusPort)...), " "),
 			Startup:  "enabled",
 		}
 	}
 	return out, nil
+}
+
+// NginxExporterPort is where the nginx exporter (`dispatch nginx-exporter`)
+// listens on the unit's address: the nginx-prometheus-exporter default.
+const NginxExporterPort = 9113
+
+// nginxExporterArgs are the exporter's command-line arguments for a unit
+// address and the stub_status port.
+func nginxExporterArgs(addr string, statusPort int) []string {
+	return []string{
+		"--listen", net.JoinHostPort(addr, strconv.Itoa(NginxExporterPort)),
+		"--status-url", "http://" + net.JoinHostPort(addr, strconv.Itoa(statusPort)) + "/stub_status",
+	}
 }

@@ -21,24 +21,6 @@ const (
 	RoleEventPersister Role = "event-persister"
 )
 
-// Restart says what else must restart when the set of processes holding a
-// role changes (synapse docs/workers.md).
-type Restart string
-
-// Restart rules.
-const (
-	// RestartNone: only routing changes (plain readers).
-	RestartNone Restart = "none"
-	// RestartMain: main must restart to hand the duty over.
-	RestartMain Restart = "main"
-	// RestartSendersTogether: stop every federation sender, then start them.
-	RestartSendersTogether Restart = "senders-together"
-	// RestartMainAndPushers: main and every pusher restart.
-	RestartMainAndPushers Restart = "main-and-pushers"
-	// RestartAll: every process restarts (event persister sharding changes).
-	RestartAll Restart = "all"
-)
-
 // RoleSpec is one row of the role table.
 type RoleSpec struct {
 	Role Role
@@ -59,19 +41,26 @@ type RoleSpec struct {
 	// (e.g. federation_sender_instances); SingleKey the one-name key.
 	InstancesKey string
 	SingleKey    string
-	// Restart is what must restart when the role's holders change.
-	Restart Restart
+	// StopTogether roles change holders only with every old holder
+	// stopped before any new one starts (Synapse's rule for federation
+	// senders): the plan counts an epoch for them and units hold their
+	// processes until every unit has stopped the old set. Other holder
+	// changes need no ordering: the shared configuration changes, and
+	// with it the hash in every process's environment, so each process
+	// that reads it restarts (main and pushers for pushers, every process
+	// for event persisters).
+	StopTogether bool
 }
 
 // Roles is the role table, in placement order.
 var Roles = []RoleSpec{
-	{Role: RoleGeneric, Scalable: true, Resources: []string{"client", "federation"}, Restart: RestartNone},
-	{Role: RoleFederationSend, Resources: []string{"health"}, InstancesKey: "federation_sender_instances", Restart: RestartSendersTogether},
-	{Role: RolePusher, Resources: []string{"health"}, InstancesKey: "pusher_instances", Restart: RestartMainAndPushers},
-	{Role: RoleBackground, Single: true, Resources: []string{"health"}, SingleKey: "run_background_tasks_on", Restart: RestartMain},
-	{Role: RoleUserDirectory, Single: true, Resources: []string{"client"}, SingleKey: "update_user_directory_from_worker", Restart: RestartMain},
-	{Role: RoleMedia, Single: true, Resources: []string{"media"}, SingleKey: "media_instance_running_background_jobs", Restart: RestartMain},
-	{Role: RoleEventPersister, Resources: []string{"health"}, Replication: true, Stream: "events", Restart: RestartAll},
+	{Role: RoleGeneric, Scalable: true, Resources: []string{"client", "federation"}},
+	{Role: RoleFederationSend, Resources: []string{"health"}, InstancesKey: "federation_sender_instances", StopTogether: true},
+	{Role: RolePusher, Resources: []string{"health"}, InstancesKey: "pusher_instances"},
+	{Role: RoleBackground, Single: true, Resources: []string{"health"}, SingleKey: "run_background_tasks_on"},
+	{Role: RoleUserDirectory, Single: true, Resources: []string{"client"}, SingleKey: "update_user_directory_from_worker"},
+	{Role: RoleMedia, Single: true, Resources: []string{"media"}, SingleKey: "media_instance_running_background_jobs"},
+	{Role: RoleEventPersister, Resources: []string{"health"}, Replication: true, Stream: "events"},
 }
 
 // Spec returns the table row of a role.

@@ -125,11 +125,12 @@ func Compute(v View) Plan {
 	return p
 }
 
-// senders lists the federation senders with their units.
+// senders lists the processes of the stop-together roles (federation
+// senders) with their units.
 func (p Plan) senders() []Process {
 	var out []Process
 	for _, proc := range p.Processes {
-		if proc.Role == workload.RoleFederationSend {
+		if spec, ok := workload.Spec(proc.Role); ok && spec.StopTogether {
 			out = append(out, proc)
 		}
 	}

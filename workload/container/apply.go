@@ -47,9 +47,18 @@ func (r ApplyResult) Changed() bool {
 // State is what Pebble reports about a container that Diff needs.
 type State = workload.PebbleState
 
+// ErrUnreachable is Observe's error when Pebble does not answer: the
+// container is starting or gone.
+var ErrUnreachable = errors.New("pebble does not answer")
+
 // Observe reads the container's current plan and which services run.
 func Observe(c *client.Client) (State, error) {
 	var st State
+	info, err := c.SysInfo()
+	if err != nil {
+		return st, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	st.CanStopChecks = canStopChecks(info.Version)
 	plan, err := currentPlan(c)
 	if err != nil {
 		return st, err
@@ -63,7 +72,6 @@ func Observe(c *client.Client) (State, error) {
 	for _, si := range infos {
 		st.Active[si.Name] = si.Current == client.StatusActive
 	}
-	st.CanStopChecks = canStopChecks(c)
 	return st, nil
 }
 
@@ -273,15 +281,11 @@ func pushExecutables(c *client.Client, execs []workload.Executable) ([]string, e
 	return pushed, nil
 }
 
-// canStopChecks reports whether the Pebble server knows a check's startup
-// field and stop-checks: Pebble 1.19 and later.
-func canStopChecks(c *client.Client) bool {
-	info, err := c.SysInfo()
-	if err != nil {
-		return false
-	}
+// canStopChecks reports whether a Pebble server of this version knows a
+// check's startup field and stop-checks: Pebble 1.19 and later.
+func canStopChecks(version string) bool {
 	var major, minor int
-	if _, err := fmt.Sscanf(strings.TrimPrefix(info.Version, "v"), "%d.%d", &major, &minor); err != nil {
+	if _, err := fmt.Sscanf(strings.TrimPrefix(version, "v"), "%d.%d", &major, &minor); err != nil {
 		return false
 	}
 	return major > 1 || major == 1 && minor >= 19
@@ -304,16 +308,8 @@ func currentPlan(c *client.Client) (workload.Layer, error) {
 	return plan, nil
 }
 
-// Readiness describes whether a container's ready checks pass.
-type Readiness struct {
-	// NotReady names the checks that do not pass yet.
-	NotReady []string
-	// Failed names services that Pebble reports in error or backoff.
-	Failed []string
-	// Unreachable names the outside services whose dependency check is
-	// down (workload.Container.DependencyChecks), sorted.
-	Unreachable []string
-}
+// Readiness is what Ready found.
+type Readiness = workload.Readiness
 
 // Ready reports whether every ready check of the container passes. It
 // probes each check's URL itself as well as reading Pebble's check state,

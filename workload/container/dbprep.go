@@ -12,74 +12,70 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
-// DatabaseLocale is the outcome of preparing a PostgreSQL database.
-type DatabaseLocale struct {
-	// Result is "ok" (already C), "fixed" (set to C), "has-tables" (not C,
-	// and too late to change safely) or "denied" (not C, and our user may
-	// not change it).
-	Result  string `json:"result"`
-	Collate string `json:"collate"`
-	CType   string `json:"ctype"`
-	Error   string `json:"error"`
-}
+// DatabaseLocale is what the charm needs to know about a PostgreSQL
+// database before Synapse first uses it.
+type DatabaseLocale = workload.DatabaseLocale
 
-// prepareScript runs inside the synapse container with the image's own
+// localeScript runs inside the synapse container with the image's own
 // psycopg2, so the charm needs no database driver. Credentials arrive on
-// stdin, never in argv or the environment.
-const prepareScript = `
+// stdin, never in argv or the environment. In "check" mode it only reads;
+// in "fix" mode it sets the C locale (which needs SUPERUSER).
+const localeScript = `
 import json, sys
 import psycopg2
 p = json.load(sys.stdin)
 conn = psycopg2.connect(host=p["host"], port=p["port"], user=p["user"], password=p["password"], dbname=p["database"], connect_timeout=10)
 conn.autocommit = True
 cur = conn.cursor()
+if p["mode"] == "fix":
+    cur.execute("UPDATE pg_database SET datcollate = 'C', datctype = 'C' WHERE datname = current_database()")
 cur.execute("SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()")
 coll, ctype = cur.fetchone()
-out = {"collate": coll, "ctype": ctype}
-if coll == "C" and ctype == "C":
-    out["result"] = "ok"
-else:
-    cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")
-    if cur.fetchone()[0] > 0:
-        out["result"] = "has-tables"
-    else:
-        try:
-            cur.execute("UPDATE pg_database SET datcollate = 'C', datctype = 'C' WHERE datname = current_database()")
-            out["result"] = "fixed"
-        except psycopg2.Error as e:
-            out["result"] = "denied"
-            out["error"] = str(e).strip()
-print(json.dumps(out))
+cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")
+tables = cur.fetchone()[0]
+cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+row = cur.fetchone()
+print(json.dumps({"collate": coll, "ctype": ctype, "tables": tables, "superuser": bool(row and row[0])}))
 `
 
-// PrepareDatabase gives an empty database the C collation and ctype that
-// Synapse requires. postgresql-k8s creates databases with the cluster's
-// default locale; changing the locale of a database that already holds
-// tables would corrupt its indexes, so that case is only reported.
-func PrepareDatabase(ctx context.Context, c *client.Client, db *workload.Postgres) (DatabaseLocale, error) {
+// CheckDatabaseLocale reads the database's collation and ctype, whether it
+// holds tables, and whether our user may change the locale. It changes
+// nothing.
+func CheckDatabaseLocale(ctx context.Context, c *client.Client, db *workload.Postgres) (DatabaseLocale, error) {
+	return runLocale(ctx, c, db, "check")
+}
+
+// FixDatabaseLocale gives an empty database the C collation and ctype that
+// Synapse requires (postgresql-k8s creates databases with the cluster's
+// default locale), and returns the locale it then has.
+func FixDatabaseLocale(ctx context.Context, c *client.Client, db *workload.Postgres) (DatabaseLocale, error) {
+	return runLocale(ctx, c, db, "fix")
+}
+
+func runLocale(ctx context.Context, c *client.Client, db *workload.Postgres, mode string) (DatabaseLocale, error) {
 	in, err := json.Marshal(map[string]any{
-		"host": db.Host, "port": db.Port, "user": db.User, "password": db.Password, "database": db.Database,
+		"host": db.Host, "port": db.Port, "user": db.User, "password": db.Password, "database": db.Database, "mode": mode,
 	})
 	if err != nil {
 		return DatabaseLocale{}, err
 	}
 	var stdout, stderr bytes.Buffer
 	proc, err := c.Exec(&client.ExecOptions{
-		Command: []string{"python3", "-c", prepareScript},
+		Command: []string{"python3", "-c", localeScript},
 		Stdin:   bytes.NewReader(in),
 		Stdout:  &stdout,
 		Stderr:  &stderr,
 		Timeout: time.Minute,
 	})
 	if err != nil {
-		return DatabaseLocale{}, fmt.Errorf("check database locale: %w", err)
+		return DatabaseLocale{}, fmt.Errorf("%s database locale: %w", mode, err)
 	}
 	if err := proc.Wait(); err != nil {
-		return DatabaseLocale{}, fmt.Errorf("check database locale: %w: %s", err, lastLine(stderr.String()))
+		return DatabaseLocale{}, fmt.Errorf("%s database locale: %w: %s", mode, err, lastLine(stderr.String()))
 	}
 	var res DatabaseLocale
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		return DatabaseLocale{}, fmt.Errorf("check database locale: unexpected output %q", stdout.String())
+		return DatabaseLocale{}, fmt.Errorf("%s database locale: unexpected output %q", mode, stdout.String())
 	}
 	return res, nil
 }

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -162,17 +161,4 @@ func Main(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// Port is where the exporter listens on the unit's address (the
-// nginx-prometheus-exporter default).
-const Port = 9113
-
-// Args are the command-line arguments of the exporter for a unit address
-// and the stub_status port.
-func Args(addr string, statusPort int) []string {
-	return []string{
-		"--listen", net.JoinHostPort(addr, strconv.Itoa(Port)),
-		"--status-url", "http://" + net.JoinHostPort(addr, strconv.Itoa(statusPort)) + "/stub_status",
-	}
 }

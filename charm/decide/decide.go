@@ -1,0 +1,348 @@
+// Package decide holds the charm's decisions as one pure function:
+// Decide(Snapshot) Decision. It reads nothing and writes nothing; the
+// charm package observes the snapshot before and executes the decision
+// after. Everything an operator could get wrong or Juju could do in an
+// odd order is decided, and tested, here.
+package decide
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
+	"github.com/synapse-charm/synapse-k8s-go/relations"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+)
+
+// Endpoints of metadata.yaml, named as in the Python charm.
+const (
+	PeerEndpoint       = "synapse-peers"
+	DatabaseEndpoint   = "database"
+	RedisEndpoint      = "redis"
+	MediaEndpoint      = "media"
+	BackupEndpoint     = "backup"
+	IngressEndpoint    = "ingress"
+	LoggingEndpoint    = "logging"
+	MetricsEndpoint    = "metrics-endpoint"
+	DashboardEndpoint  = "grafana-dashboard"
+	SMTPEndpoint       = "smtp"
+	NginxRouteEndpoint = "nginx-route"
+	SAMLEndpoint       = "saml"
+)
+
+// Keys of the peer application bag (written by the leader only).
+const (
+	// SecretIDKey names the application's secret.
+	SecretIDKey = "secret-id"
+	// ServerNameKey records the server_name the data belongs to, once the
+	// workload was configured with it.
+	ServerNameKey = "server-name"
+	// PlanKey holds the cluster plan (JSON).
+	PlanKey = "plan"
+	// DatabaseReadyKey records the database whose locale the leader has
+	// checked, so the check runs once.
+	DatabaseReadyKey = "database-ready"
+	// MediaBucketKey remembers the bucket media went to, so the status can
+	// say what is missing once S3 is removed.
+	MediaBucketKey = "media-bucket"
+)
+
+// SecretLabel labels the application's one secret.
+const SecretLabel = "synapse-secrets"
+
+// Python modules the image must ship for some integrations.
+const (
+	S3ProviderModule = "s3_storage_provider"
+	SAMLModule       = workload.SAMLModule
+)
+
+// Decide computes what one hook does from what it observed.
+func Decide(s Snapshot) Decision {
+	x := &decider{s: &s, d: &Decision{}}
+	x.run()
+	return *x.d
+}
+
+type decider struct {
+	s *Snapshot
+	d *Decision
+	// app is the peer application bag with this hook's writes applied.
+	app map[string]string
+}
+
+func (x *decider) ev() Event { return x.s.Event }
+
+// setPeerApp writes keys of the peer application bag (leader only).
+func (x *decider) setPeerApp(data map[string]string) {
+	x.d.set(x.s.Peer.ID, true, x.app, data)
+	maps.Copy(x.app, data)
+}
+
+// run decides the hook. A step that returns false has said, in a status
+// item, why nothing further is done: the running workload then stays as
+// it was.
+func (x *decider) run() {
+	s, d := x.s, x.d
+	if s.ConfigErr != nil {
+		d.blocked(RankConfig, "%s", s.ConfigErr.Error())
+		return
+	}
+	if s.Peer == nil {
+		d.waiting(RankSetup, "waiting for Juju to create the %s relation", PeerEndpoint)
+		return
+	}
+	x.app = maps.Clone(s.Peer.App)
+	if x.app == nil {
+		x.app = map[string]string{}
+	}
+	if was := x.app[ServerNameKey]; was != "" && was != s.Config.ServerName {
+		d.blocked(RankConfig, "server_name cannot change after the first start (was %s): juju config %s server_name=%s", was, x.ev().App, was)
+		return
+	}
+	secrets, ok := x.secrets()
+	if !ok {
+		return
+	}
+	if s.Address == "" {
+		d.waiting(RankSetup, "waiting for Juju to give this unit an address")
+		return
+	}
+	in, ok := x.relations()
+	if !ok {
+		return
+	}
+	plan, ok := x.plan(in.db != nil && in.redis != nil, in.media != nil)
+	if !ok {
+		return
+	}
+	x.publishMetrics(plan)
+	x.publishDashboards()
+	x.publishNginxRoute()
+	if !s.Synapse.Reachable {
+		d.waiting(RankWorkload, "waiting for Pebble in the %s container", workload.SynapseContainer)
+		return
+	}
+	version, ok := x.version()
+	if !ok {
+		return
+	}
+	x.workload(plan, in, secrets, version)
+}
+
+// secrets returns the application's shared secrets. The leader creates
+// them once; other units wait until the peer bag names the secret.
+func (x *decider) secrets() (workload.Secrets, bool) {
+	s, d := x.s, x.d
+	id := x.app[SecretIDKey]
+	if id == "" && s.Leader && s.AppSecret.ID != "" {
+		// The peer bag lost the ID (a restored model) but the secret
+		// exists: name it again, never make a second signing key.
+		id = s.AppSecret.ID
+		x.setPeerApp(map[string]string{SecretIDKey: id})
+	}
+	if id == "" {
+		if !s.Leader {
+			d.waiting(RankSetup, "waiting for the leader to create the application's secrets")
+			return workload.Secrets{}, false
+		}
+		if s.AppSecret.Fresh == nil {
+			d.waiting(RankSetup, "waiting to generate the application's secrets")
+			return workload.Secrets{}, false
+		}
+		fresh := *s.AppSecret.Fresh
+		d.CreateSecret = &NewSecret{Label: SecretLabel, Description: "Synapse signing key and shared secrets", Content: fresh.Content()}
+		d.Logs = append(d.Logs, LogLine{Level: "INFO", Message: "creating the application secret with a new signing key"})
+		return fresh, true
+	}
+	secrets, err := workload.SecretsFromContent(s.AppSecret.Content)
+	if err != nil {
+		d.blocked(RankSetup, "application secret %s is unusable (%v): restore it or remove it with juju remove-secret", id, err)
+		return workload.Secrets{}, false
+	}
+	return secrets, true
+}
+
+// version is the Synapse version of this unit's image.
+func (x *decider) version() (string, bool) {
+	img := x.s.Image
+	if img.VersionErr != nil {
+		x.d.waiting(RankWorkload, "cannot run python3 in the %s container: %v", workload.SynapseContainer, img.VersionErr)
+		return "", false
+	}
+	if img.VersionAsked && img.SynapseVersion != x.s.Peer.Own[relations.PeerKeySynapseVersion] {
+		x.d.AppVersion = img.SynapseVersion
+	}
+	return img.SynapseVersion, true
+}
+
+// workload decides both containers and this unit's report from the plan.
+func (x *decider) workload(plan topology.Plan, in inputs, secrets workload.Secrets, version string) {
+	s, d, ev := x.s, x.d, x.ev()
+	local := plan.OnUnit(ev.Unit)
+	isMain := plan.Main == ev.Unit
+	units := len(s.Peer.LiveUnits(ev.Unit))
+	switch ev.Kind {
+	case "config-changed", "upgrade-charm", "install":
+		d.OpenPort = true
+	}
+	if !isMain && len(local) == 0 {
+		// This unit runs nothing: say why, stop whatever it ran before.
+		x.applySynapse(workload.Container{Name: workload.SynapseContainer})
+		x.report(plan.Generation, version, senderState{plan.SendersEpoch, plan.SendersEpoch}, false)
+		x.d.Report.Ready = true
+		// The router still serves: every unit accepts any request.
+		// A blocked or plan status below outranks nginx's.
+		x.nginx(plan, in.logTargets)
+		if missing := missingForCluster(in.db, in.redis); missing != "" {
+			d.blocked(RankRelation, "scaling beyond one unit needs %s: juju integrate %s %s", missing, ev.App, strings.Fields(missing)[1])
+			return
+		}
+		d.waiting(RankPlan, "no Synapse process is planned on this unit (max_processes_per_unit reached?)")
+		return
+	}
+	if len(plan.Processes) > 1 {
+		if missing := missingForCluster(in.db, in.redis); missing != "" {
+			// The leader saw both, this unit not yet (it is still joining
+			// the relations): rendering now would start processes without.
+			x.reportUnchanged(version)
+			d.waiting(RankRelation, "the cluster plan needs %s, which this unit does not see yet", missing)
+			return
+		}
+	}
+	if !isMain {
+		main, _ := relations.ParseUnitReport(s.Peer.Units[plan.Main])
+		if main.AppliedGeneration < plan.Generation || !main.Ready {
+			// Workers start only once the main runs this plan: it migrates
+			// the schema first, and workers refuse an unmigrated database.
+			x.reportUnchanged(version)
+			d.waiting(RankPlan, "main %s has not applied plan %d", plan.Main, plan.Generation)
+			return
+		}
+		if main.SynapseVersion != "" && main.SynapseVersion != version {
+			// An upgrade: the main migrates the schema to the new version
+			// first; workers on another version wait.
+			x.reportUnchanged(version)
+			d.waiting(RankPlan, "upgrade in progress: main %s runs Synapse %s, this unit has %s; workers start after the main migrates", plan.Main, main.SynapseVersion, version)
+			return
+		}
+	}
+
+	hs := workload.Homeserver{
+		Config:        s.Config,
+		PublicBaseURL: workload.PublicBaseURL(s.Config, in.ingressURL),
+		BindAddress:   s.Address,
+		Postgres:      in.db,
+		Media:         in.media,
+		Email:         in.email,
+		SAML:          in.saml,
+	}
+	var localProcs []workload.ClusterProcess
+	if len(plan.Processes) > 1 {
+		hs.Redis = in.redis
+		hs.Cluster = &workload.Cluster{}
+		for _, p := range plan.Processes {
+			cp := workload.ClusterProcess{Name: p.Name, Role: p.Role, Host: relations.UnitDNSName(p.Unit, ev.Model), Index: p.Index}
+			hs.Cluster.Processes = append(hs.Cluster.Processes, cp)
+			if p.Unit == ev.Unit {
+				localProcs = append(localProcs, cp)
+			}
+		}
+	}
+	want, err := workload.RenderSynapse(workload.SynapseInput{Homeserver: hs, Secrets: secrets, Local: localProcs})
+	if err != nil {
+		d.blocked(RankConfig, "cannot render the Synapse configuration: %v", err)
+		return
+	}
+	want.Layer.LogTargets = in.logTargets
+	senders, holdFor := x.sendersBarrier(plan)
+	if holdFor != "" {
+		holdStopFirst(&want, localProcs)
+	}
+	if in.fixDatabase != nil {
+		d.FixDatabase = in.fixDatabase
+	}
+	x.applySynapse(want)
+	if s.Leader && x.app[ServerNameKey] == "" {
+		// Recorded once the workload is configured with it: from now on
+		// the database and signing key belong to this server_name.
+		x.setPeerApp(map[string]string{ServerNameKey: s.Config.ServerName})
+	}
+	x.report(plan.Generation, version, senders, true)
+	x.nginx(plan, in.logTargets)
+	if holdFor != "" {
+		d.waiting(RankCoordination, "federation senders restart together: waiting for %s to stop its senders (plan %d)", holdFor, plan.Generation)
+	}
+	var msg string
+	if isMain {
+		msg = fmt.Sprintf("main, %d %s", len(local), plural(len(local), "process", "processes"))
+		if units > 1 && len(plan.Processes) == 1 {
+			if missing := missingForCluster(in.db, in.redis); missing != "" {
+				msg += "; workers need " + missing
+			}
+		}
+	} else {
+		names := make([]string, 0, len(local))
+		for _, p := range local {
+			names = append(names, p.Name)
+		}
+		msg = "workers: " + strings.Join(names, ", ")
+	}
+	d.add(Active, RankWorkload, "%s", msg)
+	for _, n := range in.notes {
+		d.note(n)
+	}
+}
+
+func (x *decider) applySynapse(want workload.Container) {
+	x.d.Synapse = &ContainerPlan{Want: want, Changes: workload.Diff(x.s.Synapse.State, want)}
+}
+
+// senderState is the senders epoch a unit has stopped for and runs.
+type senderState struct{ stopped, running int }
+
+func (x *decider) reportedSenders() senderState {
+	r, _ := relations.ParseUnitReport(x.s.Peer.Own)
+	return senderState{r.SendersStopped, r.SendersRunning}
+}
+
+// reportUnchanged reports what this unit ran before, not ready.
+func (x *decider) reportUnchanged(version string) {
+	r, _ := relations.ParseUnitReport(x.s.Peer.Own)
+	x.report(r.AppliedGeneration, version, x.reportedSenders(), false)
+}
+
+// report publishes this unit's state; with fromSynapse its Ready is the
+// synapse container's readiness after the changes (Conclude).
+func (x *decider) report(generation int, version string, senders senderState, fromSynapse bool) {
+	ev := x.ev()
+	x.d.Report = &relations.UnitReport{
+		Address:           relations.UnitDNSName(ev.Unit, ev.Model),
+		IP:                x.s.Address,
+		AppliedGeneration: generation,
+		SynapseVersion:    version,
+		SendersStopped:    senders.stopped,
+		SendersRunning:    senders.running,
+	}
+	x.d.ReadyFromSynapse = fromSynapse
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// missingForCluster names the integrations workers still need.
+func missingForCluster(db *workload.Postgres, redis *workload.Redis) string {
+	switch {
+	case db == nil && redis == nil:
+		return "a postgresql and a redis integration"
+	case db == nil:
+		return "a postgresql integration"
+	case redis == nil:
+		return "a redis integration"
+	}
+	return ""
+}

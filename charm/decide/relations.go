@@ -1,0 +1,332 @@
+package decide
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/synapse-charm/synapse-k8s-go/relations"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+)
+
+// inputs are what the relations give the workload.
+type inputs struct {
+	db          *workload.Postgres
+	fixDatabase *workload.Postgres
+	redis       *workload.Redis
+	media       *workload.S3Media
+	email       *workload.Email
+	saml        *workload.SAML
+	ingressURL  string
+	logTargets  map[string]workload.LogTarget
+	// notes are appended to an active status, in this order.
+	notes []string
+}
+
+// relations reads every provider relation. It returns false when one
+// blocks (the status item says which and how to fix it).
+func (x *decider) relations() (inputs, bool) {
+	s, d := x.s, x.d
+	var in inputs
+	var dbNote, mediaNote, emailNote, samlNote, backupNote string
+	var ok bool
+	if in.db, dbNote, ok = x.database(&in); !ok {
+		return in, false
+	}
+	if in.db == nil && x.app[DatabaseReadyKey] != "" {
+		// Synapse's data lives in PostgreSQL now: falling back to an empty
+		// SQLite would look like data loss. Keep the last good config.
+		if s.Database == nil {
+			d.blocked(RankRelation, "the database relation was removed; Synapse keeps its last configuration until it is back: juju integrate %s postgresql-k8s", x.ev().App)
+		} else {
+			d.waiting(RankRelation, "waiting for %s to provide the database credentials again", s.Database.RemoteApp)
+		}
+		return in, false
+	}
+	if in.redis, ok = x.redis(); !ok {
+		return in, false
+	}
+	if in.media, mediaNote, ok = x.media(); !ok {
+		return in, false
+	}
+	backupNote = x.backup()
+	if in.ingressURL, ok = x.ingress(); !ok {
+		return in, false
+	}
+	if in.logTargets, ok = x.logTargets(); !ok {
+		return in, false
+	}
+	if in.email, emailNote, ok = x.email(workload.PublicBaseURL(s.Config, in.ingressURL)); !ok {
+		return in, false
+	}
+	if in.saml, samlNote, ok = x.saml(); !ok {
+		return in, false
+	}
+	in.notes = []string{dbNote, mediaNote, emailNote, samlNote, backupNote}
+	return in, true
+}
+
+// database returns the PostgreSQL database to render, or nil for SQLite,
+// with a note for the status. The leader writes the request once and
+// gives a new, empty database the C locale Synapse requires.
+func (x *decider) database(in *inputs) (*workload.Postgres, string, bool) {
+	s, d, ev := x.s, x.d, x.ev()
+	rel := s.Database
+	if rel == nil {
+		return nil, "", true
+	}
+	if rel.Pending {
+		return nil, "joining the database relation", true
+	}
+	requested := ev.App
+	if s.Leader && rel.Local["database"] == "" {
+		d.set(rel.ID, true, rel.Local, relations.DatabaseRequest(requested))
+	}
+	parsed, err := relations.ParseDatabase(rel.App, rel.Secret, requested)
+	switch {
+	case errors.Is(err, relations.ErrNotReady):
+		return nil, fmt.Sprintf("serving on SQLite until %s creates the database", rel.RemoteApp), true
+	case err != nil:
+		d.blocked(RankRelation, "database relation from %s is malformed: %v", rel.RemoteApp, err)
+		return nil, "", false
+	}
+	db := &workload.Postgres{Host: parsed.Host, Port: parsed.Port, Database: parsed.Name, User: parsed.User, Password: parsed.Password}
+	marker := parsed.Name + "@" + parsed.Host
+	if x.app[DatabaseReadyKey] == marker {
+		return db, "", true
+	}
+	if !s.Leader {
+		return nil, "serving on SQLite until the leader has prepared the database", true
+	}
+	if !s.Synapse.Reachable {
+		return nil, "serving on SQLite until Pebble answers", true
+	}
+	locale := s.DatabaseLocale
+	if locale == nil {
+		d.waiting(RankRelation, "cannot reach the database yet: %v", s.DatabaseLocaleErr)
+		return nil, "", false
+	}
+	switch {
+	case locale.IsC():
+	case locale.Tables > 0:
+		d.blocked(RankRelation, "database %s has collation %s and already holds tables; Synapse needs C: recreate it with LC_COLLATE=C LC_CTYPE=C", parsed.Name, locale.Collate)
+		return nil, "", false
+	case !locale.Superuser:
+		d.blocked(RankRelation, "database %s has collation %s and the charm may not change it: grant SUPERUSER or recreate it with LC_COLLATE=C", parsed.Name, locale.Collate)
+		return nil, "", false
+	default:
+		in.fixDatabase = db
+		d.logf("setting the locale of database %s to C (was %s/%s)", parsed.Name, locale.Collate, locale.CType)
+	}
+	x.setPeerApp(map[string]string{DatabaseReadyKey: marker})
+	d.Logs = append(d.Logs, LogLine{Level: "WARNING", Message: "switching Synapse from SQLite to PostgreSQL: data stored in SQLite (users, rooms) is not migrated"})
+	return db, "", true
+}
+
+// redis returns the Redis server, nil when not integrated or not ready.
+func (x *decider) redis() (*workload.Redis, bool) {
+	rel := x.s.Redis
+	if rel == nil || rel.Pending {
+		return nil, true
+	}
+	r, err := relations.ParseRedis(rel.App, rel.Units)
+	switch {
+	case errors.Is(err, relations.ErrNotReady):
+		return nil, true
+	case err != nil:
+		x.d.blocked(RankRelation, "redis relation from %s is malformed: %v", rel.RemoteApp, err)
+		return nil, false
+	}
+	return &workload.Redis{Host: r.Host, Port: r.Port, Password: r.Password}, true
+}
+
+// s3Request has the leader ask for a bucket on an s3 relation, once; both
+// s3-integrator tracks answer the same request.
+func (x *decider) s3Request(rel *RelationView) {
+	if !x.s.Leader || rel.Pending || rel.Local["bucket"] != "" {
+		return
+	}
+	x.d.set(rel.ID, true, rel.Local, relations.S3Request(rel.ID))
+}
+
+// media returns the S3 bucket for media, nil when not integrated or not
+// ready.
+func (x *decider) media() (*workload.S3Media, string, bool) {
+	s, d, ev := x.s, x.d, x.ev()
+	rel := s.Media
+	if rel == nil {
+		if bucket := x.app[MediaBucketKey]; bucket != "" {
+			return nil, "media stored only in S3 bucket " + bucket + " is not served until S3 is integrated again", true
+		}
+		return nil, "", true
+	}
+	if rel.Pending {
+		return nil, "joining the media relation", true
+	}
+	x.s3Request(rel)
+	parsed, err := relations.ParseS3(rel.App, rel.Secret)
+	switch {
+	case errors.Is(err, relations.ErrNotReady):
+		return nil, fmt.Sprintf("media stays local until %s provides a bucket", rel.RemoteApp), true
+	case err != nil:
+		d.blocked(RankRelation, "media relation from %s is malformed: %v", rel.RemoteApp, err)
+		return nil, "", false
+	}
+	if s.Leader && x.app[MediaBucketKey] != parsed.Bucket {
+		x.setPeerApp(map[string]string{MediaBucketKey: parsed.Bucket})
+	}
+	if s.Synapse.Reachable && !x.hasModule(S3ProviderModule) {
+		d.blocked(RankImage, "S3 media needs the %s Python module (synapse-s3-storage-provider) in the synapse image: use an image that ships it, or juju remove-relation %s:%s %s", S3ProviderModule, ev.App, MediaEndpoint, rel.RemoteApp)
+		return nil, "", false
+	}
+	return &workload.S3Media{
+		Bucket: parsed.Bucket, Endpoint: parsed.Endpoint, Region: parsed.Region, Prefix: parsed.Prefix,
+		PathStyle: parsed.PathStyle, AccessKey: parsed.AccessKey, SecretKey: parsed.SecretKey,
+	}, "", true
+}
+
+// hasModule is false only when the image was checked and lacks module.
+func (x *decider) hasModule(module string) bool {
+	has, checked := x.s.Image.Modules[module]
+	return !checked || has
+}
+
+// backup is the hook's part of the backup relation: the leader requests
+// the bucket. Nothing else depends on it; a malformed answer only becomes
+// a note in the status (the actions say the same, and fail).
+func (x *decider) backup() string {
+	rel := x.s.Backup
+	if rel == nil || rel.Pending {
+		return ""
+	}
+	x.s3Request(rel)
+	if _, err := relations.ParseS3(rel.App, nil); err != nil && !errors.Is(err, relations.ErrNotReady) {
+		return fmt.Sprintf("backups unavailable: the backup relation from %s is malformed: %v", rel.RemoteApp, err)
+	}
+	return ""
+}
+
+// ingress publishes what the ingress provider needs (the application and
+// nginx's port from the leader, each unit's address) and returns the URL
+// it published, "" while none.
+func (x *decider) ingress() (string, bool) {
+	s, d, ev := x.s, x.d, x.ev()
+	rel := s.Ingress
+	if rel == nil || rel.Pending {
+		return "", true
+	}
+	d.set(rel.ID, false, rel.Own, relations.IngressUnitData(relations.UnitDNSName(ev.Unit, ev.Model), s.Address))
+	if s.Leader {
+		d.set(rel.ID, true, rel.Local, relations.IngressAppData(ev.Model, ev.App, workload.NginxPort))
+	}
+	url, err := relations.ParseIngressURL(rel.App)
+	if err != nil {
+		d.blocked(RankRelation, "ingress relation from %s is malformed: %v", rel.RemoteApp, err)
+		return "", false
+	}
+	return url, true
+}
+
+// logTargets returns the Pebble log targets forwarding every service's
+// logs to each Loki unit (no promtail: Pebble pushes itself).
+func (x *decider) logTargets() (map[string]workload.LogTarget, bool) {
+	rel, ev := x.s.Logging, x.ev()
+	if rel == nil || rel.Pending {
+		return nil, true
+	}
+	urls, err := relations.ParseLokiEndpoints(rel.Units)
+	if err != nil {
+		x.d.blocked(RankRelation, "logging relation from %s is malformed: %v", rel.RemoteApp, err)
+		return nil, false
+	}
+	return workload.LokiTargets(urls, relations.LokiLabels(ev.Model, ev.ModelUUID, ev.App, ev.Unit)), true
+}
+
+// email returns the SMTP relay Synapse sends mail through, nil when the
+// relation is absent or not ready yet; the note says why mail is off when
+// the operator asked for it.
+func (x *decider) email(publicBaseURL string) (*workload.Email, string, bool) {
+	s, d, ev := x.s, x.d, x.ev()
+	rel := s.SMTP
+	if rel == nil {
+		if s.Config.EnableEmailNotifs {
+			return nil, fmt.Sprintf("enable_email_notifs needs an smtp integration: juju integrate %s smtp-integrator", ev.App), true
+		}
+		return nil, "", true
+	}
+	if rel.Pending {
+		return nil, "joining the smtp relation", true
+	}
+	relay, err := relations.ParseSMTP(rel.App, rel.Secret)
+	switch {
+	case errors.Is(err, relations.ErrNotReady):
+		return nil, fmt.Sprintf("email is off until %s provides an SMTP relay", rel.RemoteApp), true
+	case err != nil:
+		d.blocked(RankRelation, "smtp relation from %s: %v", rel.RemoteApp, err)
+		return nil, "", false
+	}
+	if relay.Security == relations.SMTPSecurityNone && relay.Password != "" {
+		d.blocked(RankRelation, "smtp relation from %s: transport_security none would send the SMTP password in clear: juju config %s transport_security=starttls (or tls)", rel.RemoteApp, rel.RemoteApp)
+		return nil, "", false
+	}
+	if relay.SkipVerify && relay.Security != relations.SMTPSecurityNone {
+		// Synapse always verifies the relay's certificate; pretending
+		// otherwise would fail every email later and silently.
+		d.blocked(RankRelation, "smtp relation from %s asks to skip TLS verification, which Synapse cannot do: give %s a certificate valid for its name, then juju config %s skip_ssl_verify=false", rel.RemoteApp, relay.Host, rel.RemoteApp)
+		return nil, "", false
+	}
+	from := s.Config.NotifFrom
+	if from == "" {
+		from = relay.Sender
+	}
+	if from == "" {
+		from = "Matrix <noreply@" + s.Config.ServerName + ">"
+	}
+	return &workload.Email{
+		Host: relay.Host, Port: relay.Port, User: relay.User, Password: relay.Password,
+		Security: relay.Security, NotifFrom: from, EnableNotifs: s.Config.EnableEmailNotifs,
+		ClientBaseURL: publicBaseURL,
+	}, "", true
+}
+
+// saml returns the SAML2 identity provider to render, nil when the
+// relation is absent or not ready yet (the note says which).
+func (x *decider) saml() (*workload.SAML, string, bool) {
+	s, d, ev := x.s, x.d, x.ev()
+	rel := s.SAML
+	if rel == nil {
+		return nil, "", true
+	}
+	if rel.Pending {
+		return nil, "joining the saml relation", true
+	}
+	idp, err := relations.ParseSAML(rel.App)
+	switch {
+	case errors.Is(err, relations.ErrNotReady):
+		return nil, fmt.Sprintf("single sign-on is off until %s provides the identity provider's metadata", rel.RemoteApp), true
+	case err != nil:
+		d.blocked(RankRelation, "saml relation from %s is malformed: %v: fix the identity provider settings of %s (juju config %s), or juju remove-relation %s:%s %s", rel.RemoteApp, err, rel.RemoteApp, rel.RemoteApp, ev.App, SAMLEndpoint, rel.RemoteApp)
+		return nil, "", false
+	}
+	if s.Synapse.Reachable && !x.hasModule(SAMLModule) {
+		d.blocked(RankImage, "SAML single sign-on needs pysaml2 (the %s Python module) and xmlsec1 in the synapse image: use an image that ships them, such as the upstream Synapse image, or juju remove-relation %s:%s %s", SAMLModule, ev.App, SAMLEndpoint, rel.RemoteApp)
+		return nil, "", false
+	}
+	return &workload.SAML{
+		SPEntityID:  SAMLEntityID(s.Config.PublicBaseURL, s.Config.ServerName),
+		MetadataURL: idp.MetadataURL,
+		Metadata:    idp.Metadata,
+	}, "", true
+}
+
+// SAMLEntityID is Synapse's entity ID as a service provider: the URL of
+// its SP metadata under public_baseurl, or under https://<server_name>/
+// when that is unset. This is the ID the Python charm's Synapse presents,
+// so the IdP keeps recognising Synapse after a switch of charms. Unlike
+// the public base URL it does not follow the ingress: an entity ID must
+// not change under the IdP's feet.
+func SAMLEntityID(publicBaseURL, serverName string) string {
+	if publicBaseURL == "" {
+		publicBaseURL = "https://" + serverName + "/"
+	}
+	return publicBaseURL + "_synapse/client/saml2/metadata.xml"
+}

@@ -1,0 +1,135 @@
+package decide
+
+import (
+	"github.com/synapse-charm/synapse-k8s-go/charm/config"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+)
+
+// Snapshot is everything one hook reads, read once before deciding:
+// the event, what Juju holds (config, leadership, relation bags, secret
+// contents) and the facts of the workload containers. Nothing is read
+// after it is taken.
+type Snapshot struct {
+	Event Event
+	// Leader is true on the leader unit.
+	Leader bool
+	// Config is the validated configuration; ConfigErr says why it is not.
+	Config    config.Config
+	ConfigErr error
+	// Address is the address this unit's processes bind to.
+	Address string
+	// Peer is the peer relation, nil before Juju has created it.
+	Peer *PeerView
+	// The relations to provider applications (the first of each endpoint),
+	// nil when not integrated.
+	Database, Redis, Media, Ingress, Logging, Backup, SMTP, NginxRoute, SAML *RelationView
+	// Metrics and Dashboards are every metrics-endpoint and
+	// grafana-dashboard relation.
+	Metrics, Dashboards []*RelationView
+	// AppSecret is the application's secret: signing key and shared
+	// Synapse secrets.
+	AppSecret AppSecret
+	// Synapse and Nginx are the facts of the two workload containers.
+	Synapse, Nginx ContainerFacts
+	// Image is what the synapse image holds.
+	Image ImageFacts
+	// DatabaseLocale is the PostgreSQL database's locale, read by the
+	// leader before Synapse first uses a database; nil when not read.
+	DatabaseLocale *workload.DatabaseLocale
+	// DatabaseLocaleErr says why the locale could not be read.
+	DatabaseLocaleErr error
+	// Exporter is the nginx exporter program to ship into the nginx
+	// container, nil for none.
+	Exporter *workload.Executable
+}
+
+// Event is the hook being run, as the decisions need it.
+type Event struct {
+	// Kind is the hook name without endpoint or container, e.g.
+	// "relation-changed", "pebble-ready", "config-changed".
+	Kind string
+	// Unit and App are this unit and its application; Model and ModelUUID
+	// the model.
+	Unit, App, Model, ModelUUID string
+	// RelationID is the relation of a relation hook ("endpoint:id").
+	RelationID string
+	// DepartingUnit is the unit leaving, in relation-departed.
+	DepartingUnit string
+}
+
+// PeerView is the peer relation as this unit sees it.
+type PeerView struct {
+	ID string
+	// App is the peer application bag.
+	App map[string]string
+	// Units are the other live units' bags.
+	Units map[string]map[string]string
+	// Own is this unit's bag.
+	Own map[string]string
+}
+
+// LiveUnits returns this unit and its live peers.
+func (p *PeerView) LiveUnits(self string) []string {
+	units := []string{self}
+	for u := range p.Units {
+		units = append(units, u)
+	}
+	return units
+}
+
+// RelationView is one relation to another application.
+type RelationView struct {
+	ID        string
+	RemoteApp string
+	// App is the remote application's bag.
+	App map[string]string
+	// Units are the remote units' bags (read for the endpoints that need
+	// them).
+	Units map[string]map[string]string
+	// Pending is true when this unit has not entered the relation yet
+	// (its relation-created has not run): nothing can be read.
+	Pending bool
+	// Local is our application's bag (what we requested); leader only.
+	Local map[string]string
+	// Own is this unit's bag, for the endpoints where units publish.
+	Own map[string]string
+	// Secret is the content of the provider's secret the remote bag names
+	// (database credentials, SMTP password, S3 keys); nil while unreadable.
+	Secret map[string]string
+}
+
+// AppSecret is the application's own secret as observed.
+type AppSecret struct {
+	// ID is the secret's ID: the one the peer bag names, or the one found
+	// by its label when the bag lost it; "" when there is none.
+	ID string
+	// Content is its content, when ID is set.
+	Content map[string]string
+	// Fresh are newly generated secrets, used only when the leader finds
+	// no secret at all (randomness enters the decision here).
+	Fresh *workload.Secrets
+}
+
+// ContainerFacts is what Pebble says about one workload container.
+type ContainerFacts struct {
+	// Reachable is false when Pebble does not answer (the pod is starting
+	// or gone); nothing else is then known.
+	Reachable bool
+	// State is the current plan and which services run.
+	State workload.PebbleState
+}
+
+// ImageFacts is what the synapse image holds.
+type ImageFacts struct {
+	// SynapseVersion is the image's Synapse version; VersionErr says why
+	// it could not be read.
+	SynapseVersion string
+	VersionErr     error
+	// VersionAsked is true when the version was asked from the image this
+	// hook (not taken from this unit's last report).
+	VersionAsked bool
+	// Modules are the Python modules checked this hook, with whether the
+	// image has them. A module not checked is absent: the configuration
+	// already uses it, so it was there.
+	Modules map[string]bool
+}

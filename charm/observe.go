@@ -1,0 +1,394 @@
+package charm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/synapse-charm/synapse-k8s-go/charm/config"
+	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
+	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/relations"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
+	"github.com/synapse-charm/synapse-k8s-go/workload/container"
+)
+
+// Endpoints, as decide names them.
+const (
+	PeerEndpoint       = decide.PeerEndpoint
+	DatabaseEndpoint   = decide.DatabaseEndpoint
+	RedisEndpoint      = decide.RedisEndpoint
+	MediaEndpoint      = decide.MediaEndpoint
+	BackupEndpoint     = decide.BackupEndpoint
+	IngressEndpoint    = decide.IngressEndpoint
+	LoggingEndpoint    = decide.LoggingEndpoint
+	MetricsEndpoint    = decide.MetricsEndpoint
+	DashboardEndpoint  = decide.DashboardEndpoint
+	SMTPEndpoint       = decide.SMTPEndpoint
+	NginxRouteEndpoint = decide.NginxRouteEndpoint
+	SAMLEndpoint       = decide.SAMLEndpoint
+)
+
+// observe reads everything a hook or an action needs, once. With
+// workloadFacts it also asks Pebble about the containers and the image
+// (hooks do; actions need only Juju's side).
+func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapshot, error) {
+	ev := c.ev
+	s := &decide.Snapshot{Event: decide.Event{
+		Kind: ev.Kind(), Unit: ev.Unit, App: ev.App, Model: ev.Model, ModelUUID: ev.ModelUUID,
+		RelationID: ev.RelationID, DepartingUnit: ev.DepartingUnit,
+	}}
+	raw, err := c.tools.ConfigGet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.Config, s.ConfigErr = config.Parse(raw)
+	if s.Leader, err = c.tools.IsLeader(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := c.tools.RelationIDs(ctx, PeerEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		if s.Peer, err = c.observePeer(ctx, ids[0]); err != nil {
+			return nil, err
+		}
+	}
+	net, err := c.tools.NetworkGet(ctx, PeerEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	s.Address = net.BindAddress()
+	for _, r := range []struct {
+		view         **decide.RelationView
+		endpoint     string
+		local, units bool
+		own          bool
+		secretID     func(map[string]string) string
+	}{
+		{&s.Database, DatabaseEndpoint, s.Leader, false, false, relations.DatabaseSecretID},
+		{&s.Redis, RedisEndpoint, false, true, false, nil},
+		{&s.Media, MediaEndpoint, s.Leader, false, false, relations.S3SecretID},
+		{&s.Ingress, IngressEndpoint, s.Leader, false, true, nil},
+		{&s.Logging, LoggingEndpoint, false, true, false, nil},
+		{&s.Backup, BackupEndpoint, s.Leader, false, false, relations.S3SecretID},
+		{&s.SMTP, SMTPEndpoint, false, false, false, relations.SMTPSecretID},
+		{&s.NginxRoute, NginxRouteEndpoint, s.Leader, false, false, nil},
+		{&s.SAML, SAMLEndpoint, false, false, false, nil},
+	} {
+		ids, err := c.tools.RelationIDs(ctx, r.endpoint)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		if *r.view, err = c.observeRelation(ctx, ids[0], r.local, r.units, r.own, r.secretID); err != nil {
+			return nil, err
+		}
+	}
+	if s.Metrics, err = c.observeAll(ctx, MetricsEndpoint, s.Leader, true); err != nil {
+		return nil, err
+	}
+	if s.Leader {
+		if s.Dashboards, err = c.observeAll(ctx, DashboardEndpoint, true, false); err != nil {
+			return nil, err
+		}
+	}
+	if s.AppSecret, err = c.observeAppSecret(ctx, s); err != nil {
+		return nil, fmt.Errorf("read the application secret: %w", err)
+	}
+	if !workloadFacts {
+		return s, nil
+	}
+	if err := c.observeWorkload(ctx, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// observePeer reads the peer relation: the app bag, this unit's bag and
+// every live peer's bag. It returns nil before this unit has entered the
+// relation (install and storage-attached run before relation-created).
+func (c *charm) observePeer(ctx context.Context, id string) (*decide.PeerView, error) {
+	app, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true})
+	if juju.IsPermissionDenied(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &decide.PeerView{ID: id, App: app, Units: map[string]map[string]string{}}
+	if p.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit}); err != nil {
+		return nil, err
+	}
+	peers, err := c.tools.RelationList(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range peers {
+		if u == c.ev.DepartingUnit {
+			continue
+		}
+		bag, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: u})
+		if err != nil {
+			return nil, fmt.Errorf("read peer %s: %w", u, err)
+		}
+		p.Units[u] = bag
+	}
+	return p, nil
+}
+
+// observeRelation reads one relation: the remote app bag, our app bag
+// (local, leader only), every remote unit's bag (units), this unit's bag
+// (own) and the provider's secret the remote bag names.
+func (c *charm) observeRelation(ctx context.Context, id string, local, units, own bool, secretID func(map[string]string) string) (*decide.RelationView, error) {
+	if c.ev.Kind() == "relation-broken" && c.ev.RelationID == id {
+		// The relation is going away: decide as if it were gone already.
+		return nil, nil
+	}
+	v := &decide.RelationView{ID: id, Units: map[string]map[string]string{}}
+	var err error
+	if v.RemoteApp, err = c.tools.RelationRemoteApp(ctx, id); err != nil {
+		return nil, err
+	}
+	if v.RemoteApp != "" {
+		v.App, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: v.RemoteApp, App: true})
+		if juju.IsPermissionDenied(err) {
+			return &decide.RelationView{ID: id, RemoteApp: v.RemoteApp, Pending: true}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if local {
+		// Juju lets only the leader read its own application's bag.
+		if v.Local, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true}); err != nil {
+			return nil, err
+		}
+	}
+	if own {
+		if v.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit}); err != nil {
+			return nil, err
+		}
+	}
+	if units {
+		list, err := c.tools.RelationList(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range list {
+			bag, err := c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: u})
+			if err != nil {
+				return nil, fmt.Errorf("read %s of %s: %w", u, id, err)
+			}
+			v.Units[u] = bag
+		}
+	}
+	if secretID != nil {
+		v.Secret = c.relationSecret(ctx, secretID(v.App))
+	}
+	return v, nil
+}
+
+// observeAll reads every relation of an endpoint where the charm only
+// publishes: our app bag (leader) and, with own, this unit's bag.
+func (c *charm) observeAll(ctx context.Context, endpoint string, local, own bool) ([]*decide.RelationView, error) {
+	ids, err := c.tools.RelationIDs(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	var out []*decide.RelationView
+	for _, id := range ids {
+		v := &decide.RelationView{ID: id}
+		if local {
+			if v.Local, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true}); err != nil {
+				return nil, fmt.Errorf("read %s: %w", id, err)
+			}
+		}
+		if own {
+			if v.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit}); err != nil {
+				return nil, fmt.Errorf("read %s: %w", id, err)
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// relationSecret reads a provider's secret by ID, refreshing to the latest
+// revision on secret-changed; nil (and a log line) while it is not readable
+// yet, which the parsers report as not ready.
+func (c *charm) relationSecret(ctx context.Context, id string) map[string]string {
+	if id == "" {
+		return nil
+	}
+	content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id, Refresh: c.ev.Kind() == "secret-changed"})
+	if err != nil {
+		c.logf("secret %s not readable yet: %v", id, err)
+		return nil
+	}
+	return content
+}
+
+// observeAppSecret reads the application's secret: by the ID the peer bag
+// names, or, on a leader whose bag lost it, by its label. When there is
+// none, the leader gets fresh secrets to create it with.
+func (c *charm) observeAppSecret(ctx context.Context, s *decide.Snapshot) (decide.AppSecret, error) {
+	var out decide.AppSecret
+	if s.Peer == nil {
+		return out, nil
+	}
+	if id := s.Peer.App[decide.SecretIDKey]; id != "" {
+		content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id, Refresh: c.ev.Kind() == "secret-changed" && c.ev.SecretID == id})
+		if err != nil {
+			return out, fmt.Errorf("read secret %s: %w", id, err)
+		}
+		return decide.AppSecret{ID: id, Content: content}, nil
+	}
+	if !s.Leader {
+		return out, nil
+	}
+	id, content, err := c.findOwnSecret(ctx)
+	if err != nil {
+		return out, fmt.Errorf("look for the application secret: %w", err)
+	}
+	if id != "" {
+		return decide.AppSecret{ID: id, Content: content}, nil
+	}
+	fresh, err := workload.GenerateSecrets()
+	if err != nil {
+		return out, err
+	}
+	return decide.AppSecret{Fresh: &fresh}, nil
+}
+
+// findOwnSecret returns the ID and content of the application's secret
+// when it exists but the peer bag does not name it, "" when there is none.
+func (c *charm) findOwnSecret(ctx context.Context) (string, map[string]string, error) {
+	want, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{Label: decide.SecretLabel})
+	if juju.IsNotFound(err) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	ids, err := c.tools.SecretIDs(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	wanted, err := workload.SecretsFromContent(want)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, id := range ids {
+		content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id})
+		if err != nil {
+			continue
+		}
+		if got, err := workload.SecretsFromContent(content); err == nil && got.SigningKey == wanted.SigningKey {
+			return id, content, nil
+		}
+	}
+	return "", nil, fmt.Errorf("secret %q exists but secret-ids does not list it", decide.SecretLabel)
+}
+
+// observeWorkload asks Pebble about both containers and, when needed, the
+// image (its Synapse version, the modules an integration needs) and the
+// database's locale.
+func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
+	pc, err := c.pebble(workload.SynapseContainer)
+	if err != nil {
+		return err
+	}
+	if s.Synapse, err = observeContainer(pc); err != nil {
+		return fmt.Errorf("observe %s: %w", workload.SynapseContainer, err)
+	}
+	if !s.Synapse.Reachable {
+		c.logf("pebble in %s not reachable", workload.SynapseContainer)
+	}
+	npc, err := c.pebble(workload.NginxContainer)
+	if err != nil {
+		return err
+	}
+	if s.Nginx, err = observeContainer(npc); err != nil {
+		return fmt.Errorf("observe %s: %w", workload.NginxContainer, err)
+	}
+	if s.Exporter, err = c.exporter(); err != nil {
+		return err
+	}
+	if !s.Synapse.Reachable || s.Peer == nil {
+		return nil
+	}
+	// The version is asked from the image when the container may have
+	// changed (a new pod, a new image), else taken from the last report.
+	s.Image.SynapseVersion = s.Peer.Own[relations.PeerKeySynapseVersion]
+	switch c.ev.Kind() {
+	case "pebble-ready", "upgrade-charm", "install", "start":
+		s.Image.SynapseVersion = ""
+	}
+	if s.Image.SynapseVersion == "" {
+		s.Image.VersionAsked = true
+		s.Image.SynapseVersion, s.Image.VersionErr = container.SynapseVersion(ctx, pc)
+	}
+	// The modules an integration needs are checked until the
+	// configuration uses them: a settled unit pays nothing.
+	s.Image.Modules = map[string]bool{}
+	for _, m := range []struct {
+		rel        *decide.RelationView
+		module, in string
+	}{
+		{s.Media, decide.S3ProviderModule, workload.S3ProviderModule},
+		{s.SAML, decide.SAMLModule, "saml2_config:"},
+	} {
+		if m.rel == nil || m.rel.Pending {
+			continue
+		}
+		configured, err := container.FileContains(pc, workload.HomeserverPath, m.in)
+		if err != nil {
+			return err
+		}
+		if configured {
+			continue
+		}
+		if s.Image.Modules[m.module], err = container.HasPythonModule(ctx, pc, m.module); err != nil {
+			return err
+		}
+	}
+	return c.observeDatabaseLocale(ctx, s, pc)
+}
+
+// observeDatabaseLocale reads the database's locale on the leader, before
+// Synapse first uses a database.
+func (c *charm) observeDatabaseLocale(ctx context.Context, s *decide.Snapshot, pc pebbleClient) error {
+	rel := s.Database
+	if !s.Leader || rel == nil || rel.Pending {
+		return nil
+	}
+	parsed, err := relations.ParseDatabase(rel.App, rel.Secret, c.ev.App)
+	if err != nil || s.Peer.App[decide.DatabaseReadyKey] == parsed.Name+"@"+parsed.Host {
+		return nil
+	}
+	db := &workload.Postgres{Host: parsed.Host, Port: parsed.Port, Database: parsed.Name, User: parsed.User, Password: parsed.Password}
+	locale, err := container.CheckDatabaseLocale(ctx, pc, db)
+	if err != nil {
+		s.DatabaseLocaleErr = err
+		return nil
+	}
+	s.DatabaseLocale = &locale
+	return nil
+}
+
+// observeContainer reads what Pebble says of a container; an unreachable
+// Pebble is a fact, not an error.
+func observeContainer(pc pebbleClient) (decide.ContainerFacts, error) {
+	st, err := container.Observe(pc)
+	if errors.Is(err, container.ErrUnreachable) {
+		return decide.ContainerFacts{}, nil
+	}
+	if err != nil {
+		return decide.ContainerFacts{}, err
+	}
+	return decide.ContainerFacts{Reachable: true, State: st}, nil
+}
