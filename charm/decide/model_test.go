@@ -32,7 +32,7 @@ func modelHistories(t *testing.T, def int) int {
 // model of Juju, checking every invariant expected to hold after every
 // hook and at quiescence; a failure prints a minimal scenario.
 func TestModelHistories(t *testing.T) {
-	n := modelHistories(t, 1200)
+	n := modelHistories(t, 1500)
 	start := time.Now()
 	var hooks, checks int
 	for i := range n {
