@@ -56,7 +56,9 @@ func (x *decider) plan(cluster, s3Media bool) (topology.Plan, bool) {
 func (x *decider) sendersBarrier(plan topology.Plan) (senderState, string) {
 	epoch := plan.SendersEpoch
 	own := x.reportedSenders()
-	if own.running >= epoch {
+	if own.running >= epoch || !holdsStopTogether(plan, x.ev().Unit) {
+		// Nothing of the new set to start here: applying the plan stops
+		// whatever this unit ran of the old set, so it has stopped too.
 		return senderState{epoch, epoch}, ""
 	}
 	for _, p := range plan.Processes {
@@ -71,6 +73,17 @@ func (x *decider) sendersBarrier(plan topology.Plan) (senderState, string) {
 		}
 	}
 	return senderState{epoch, epoch}, ""
+}
+
+// holdsStopTogether reports whether the plan gives unit a process of a
+// stop-together role.
+func holdsStopTogether(plan topology.Plan, unit string) bool {
+	for _, p := range plan.OnUnit(unit) {
+		if spec, ok := workload.Spec(p.Role); ok && spec.StopTogether {
+			return true
+		}
+	}
+	return false
 }
 
 // holdStopFirst keeps this unit's processes of the stop-together roles

@@ -84,6 +84,13 @@ func (x *decider) setPeerApp(data map[string]string) {
 // it was.
 func (x *decider) run() {
 	s, d := x.s, x.d
+	switch s.Event.Kind {
+	case "config-changed", "upgrade-charm", "install", "start", "pebble-ready":
+		// Declared on the hooks that may first bring nginx up (a new pod's
+		// config-changed often runs before Pebble answers); open-port is
+		// idempotent.
+		d.OpenPort = true
+	}
 	if s.ConfigErr != nil {
 		d.blocked(RankConfig, "%s", s.ConfigErr.Error())
 		return
@@ -182,10 +189,6 @@ func (x *decider) workload(plan topology.Plan, in inputs, secrets workload.Secre
 	local := plan.OnUnit(ev.Unit)
 	isMain := plan.Main == ev.Unit
 	units := len(s.Peer.LiveUnits(ev.Unit))
-	switch ev.Kind {
-	case "config-changed", "upgrade-charm", "install":
-		d.OpenPort = true
-	}
 	if !isMain && len(local) == 0 {
 		// This unit runs nothing: say why, stop whatever it ran before.
 		x.applySynapse(workload.Container{Name: workload.SynapseContainer})
@@ -195,7 +198,7 @@ func (x *decider) workload(plan topology.Plan, in inputs, secrets workload.Secre
 		// A blocked or plan status below outranks nginx's.
 		x.nginx(plan, in.logTargets)
 		if missing := missingForCluster(in.db, in.redis); missing != "" {
-			d.blocked(RankRelation, "scaling beyond one unit needs %s: juju integrate %s %s", missing, ev.App, strings.Fields(missing)[1])
+			d.blocked(RankRelation, "scaling beyond one unit needs %s: %s", missing, integrateCommands(ev.App, in.db, in.redis))
 			return
 		}
 		d.waiting(RankPlan, "no Synapse process is planned on this unit (max_processes_per_unit reached?)")
@@ -332,6 +335,18 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// integrateCommands names the commands that give workers what they need.
+func integrateCommands(app string, db *workload.Postgres, redis *workload.Redis) string {
+	var cmds []string
+	if db == nil {
+		cmds = append(cmds, "juju integrate "+app+" postgresql-k8s")
+	}
+	if redis == nil {
+		cmds = append(cmds, "juju integrate "+app+" redis-k8s")
+	}
+	return strings.Join(cmds, " and ")
 }
 
 // missingForCluster names the integrations workers still need.

@@ -104,23 +104,22 @@ func TestIngressSetsPublicBaseURL(t *testing.T) {
 	assert.Contains(t, ttFile(t, decide.Decide(s).Synapse, workload.HomeserverPath), "public_baseurl: https://chat.example.com/", "the operator's value wins")
 }
 
-// Bugs found while writing these tests: each asserts what an operator
-// needs and is skipped until the production code is fixed.
+// Found while writing these tests, and fixed.
 
-func TestBugStatusTruncationKeepsUTF8(t *testing.T) {
-	t.Skip("BUG: Decision.Status cuts a long message at byte MaxMessage-3, which can split a multi-byte rune quoted from a relation value and hand status-set invalid UTF-8")
+func TestStatusTruncationKeepsUTF8(t *testing.T) {
 	msg := strings.Repeat("é", decide.MaxMessage)
 	st := decide.Decision{Items: []decide.Item{{Level: decide.Blocked, Message: msg}}}.Status()
 	assert.True(t, utf8.ValidString(st.Message))
 	assert.LessOrEqual(t, len(st.Message), decide.MaxMessage)
 }
 
-func TestBugPortIsDeclaredOnceTheWorkloadIsUp(t *testing.T) {
-	t.Skip("BUG: OpenPort is decided only inside the workload step of config-changed/install/upgrade-charm; when Pebble does not answer yet on those hooks (usual on a new pod), the later pebble-ready applies the workload but never opens nginx's port")
+// A new pod's config-changed often runs before Pebble answers: the port is
+// declared then anyway, and again on the pebble-ready that starts nginx.
+func TestPortIsDeclaredOnceTheWorkloadIsUp(t *testing.T) {
 	s := ttFresh(t)
 	s.Synapse, s.Nginx = decide.ContainerFacts{}, decide.ContainerFacts{}
 	d := decide.Decide(s)
-	require.False(t, d.OpenPort, "config-changed waited for Pebble")
+	require.True(t, d.OpenPort, "config-changed declares the port even while Pebble does not answer")
 	s = ttApply(t, s, d)
 	s.Event.Kind = "pebble-ready"
 	s.Synapse = decide.ContainerFacts{Reachable: true, State: workload.PebbleState{CanStopChecks: true}}

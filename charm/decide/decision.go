@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
@@ -139,9 +140,7 @@ func (d Decision) Status() Item {
 		}
 		best.Message = strings.TrimPrefix(best.Message, "; ")
 	}
-	if len(best.Message) > MaxMessage {
-		best.Message = best.Message[:MaxMessage-3] + "..."
-	}
+	best.Message = Truncate(best.Message, MaxMessage)
 	return best
 }
 
@@ -203,4 +202,17 @@ func (d Decision) Write(relationID string, app bool) map[string]string {
 		}
 	}
 	return nil
+}
+
+// Truncate cuts s to at most n bytes on a character boundary, marking the
+// cut with "...".
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

@@ -615,7 +615,7 @@ func (st *story) removeRedis(t *testing.T) {
 	require.NoError(t, st.j.apps.DestroyRelation(nil, nil, "synapse:redis", "redis-k8s:redis"))
 	const (
 		mainMsg    = "main, 1 process; workers need a redis integration"
-		blockedMsg = "scaling beyond one unit needs a redis integration: juju integrate synapse redis"
+		blockedMsg = "scaling beyond one unit needs a redis integration: juju integrate synapse redis-k8s"
 	)
 	var p plan
 	fs := st.j.waitFor(t, "workers stopped without Redis", 15*time.Minute, func(fs *params.FullStatus) error {
