@@ -370,7 +370,7 @@ func (c *charm) observeDatabaseLocale(ctx context.Context, s *decide.Snapshot, p
 	if err != nil || s.Peer.App[decide.DatabaseReadyKey] == parsed.Name+"@"+parsed.Host {
 		return nil
 	}
-	db := &workload.Postgres{Host: parsed.Host, Port: parsed.Port, Database: parsed.Name, User: parsed.User, Password: parsed.Password}
+	db := &relations.Database{Host: parsed.Host, Port: parsed.Port, Name: parsed.Name, User: parsed.User, Password: parsed.Password}
 	locale, err := container.CheckDatabaseLocale(ctx, pc, db)
 	if err != nil {
 		s.DatabaseLocaleErr = err

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
@@ -24,7 +25,7 @@ func cluster() *workload.Cluster {
 func TestSharedWorkerConfigFollowsSynapseRules(t *testing.T) {
 	cfg := mustConfig(t, map[string]any{"server_name": "example.com"})
 	doc := renderDoc(t, workload.Homeserver{Config: cfg, PublicBaseURL: "https://x/", BindAddress: "10.0.0.1",
-		Redis: &workload.Redis{Host: "redis", Port: 6379}, Cluster: cluster()})
+		Redis: &relations.Redis{Host: "redis", Port: 6379}, Cluster: cluster()})
 	assert.Equal(t, map[string]any{
 		"main":              map[string]any{"host": "synapse-0.synapse-endpoints.m.svc.cluster.local", "port": 8035},
 		"event-persister-1": map[string]any{"host": "synapse-2.synapse-endpoints.m.svc.cluster.local", "port": 8201},
@@ -45,7 +46,7 @@ func TestSharedConfigIsTheSameOnEveryUnit(t *testing.T) {
 	cfg := mustConfig(t, map[string]any{"server_name": "example.com"})
 	render := func(bind string) map[string]any {
 		doc := renderDoc(t, workload.Homeserver{Config: cfg, PublicBaseURL: "https://x/", BindAddress: bind,
-			Redis: &workload.Redis{Host: "redis", Port: 6379}, Cluster: cluster()})
+			Redis: &relations.Redis{Host: "redis", Port: 6379}, Cluster: cluster()})
 		delete(doc, "listeners") // the main's own listeners bind to the unit's address
 		return doc
 	}
@@ -58,7 +59,7 @@ func TestRenderSynapseWorkersOnAUnit(t *testing.T) {
 	require.NoError(t, err)
 	c := cluster()
 	in := workload.SynapseInput{
-		Homeserver: workload.Homeserver{Config: cfg, PublicBaseURL: "https://x/", BindAddress: "10.0.0.2", Redis: &workload.Redis{Host: "r", Port: 1}, Cluster: c},
+		Homeserver: workload.Homeserver{Config: cfg, PublicBaseURL: "https://x/", BindAddress: "10.0.0.2", Redis: &relations.Redis{Host: "r", Port: 1}, Cluster: c},
 		Secrets:    secrets,
 		Local:      c.Processes[1:3],
 	}

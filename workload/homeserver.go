@@ -7,6 +7,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/config"
+	"github.com/synapse-charm/synapse-k8s-go/relations"
 )
 
 // Homeserver is everything homeserver.yaml is rendered from.
@@ -18,31 +19,18 @@ type Homeserver struct {
 	// BindAddress is the address this unit's listeners bind to.
 	BindAddress string
 	// Postgres is the database; nil means SQLite on the unit's storage.
-	Postgres *Postgres
+	Postgres *relations.Database
 	// Redis is the replication bus; nil means none (a monolith).
-	Redis *Redis
+	Redis *relations.Redis
 	// Cluster is the application's processes; nil means a monolith.
 	Cluster *Cluster
 	// Media is the S3 bucket behind the media store; nil keeps media local.
-	Media *S3Media
+	Media *relations.S3
 	// SAML is the SAML2 identity provider for single sign-on; nil means none.
 	SAML *SAML
 	// Email is the SMTP relay; nil means Synapse sends no email. It is
 	// rendered into its own 0600 file (EmailConfigPath), not homeserver.yaml.
 	Email *Email
-}
-
-// S3Media is the bucket of the S3 storage provider. The credentials are
-// not rendered into homeserver.yaml: boto3 reads them from a shared
-// credentials file of mode 0600 named by the service environment.
-type S3Media struct {
-	Bucket    string
-	Endpoint  string
-	Region    string
-	Prefix    string
-	PathStyle bool
-	AccessKey string
-	SecretKey string
 }
 
 // Files holding the S3 credentials and client config for boto3.
@@ -53,23 +41,6 @@ const (
 
 // S3ProviderModule is the media storage provider Synapse loads.
 const S3ProviderModule = "s3_storage_provider.S3StorageProviderBackend"
-
-// Postgres is a PostgreSQL database. The password is not rendered into
-// homeserver.yaml: libpq reads it from a passfile of mode 0600.
-type Postgres struct {
-	Host     string
-	Port     int
-	Database string
-	User     string
-	Password string
-}
-
-// Redis is the Redis server used for replication between processes.
-type Redis struct {
-	Host     string
-	Port     int
-	Password string
-}
 
 // PGPassPath is the libpq passfile holding the database password.
 const PGPassPath = SecretsDir + "/pgpass"
@@ -175,7 +146,7 @@ func RenderHomeserver(h Homeserver) ([]byte, error) {
 			"name": "psycopg2",
 			"args": map[string]any{
 				"user":            h.Postgres.User,
-				"dbname":          h.Postgres.Database,
+				"dbname":          h.Postgres.Name,
 				"host":            h.Postgres.Host,
 				"port":            h.Postgres.Port,
 				"passfile":        PGPassPath,
@@ -237,7 +208,7 @@ func RenderHomeserver(h Homeserver) ([]byte, error) {
 }
 
 // RenderAWSFiles renders the boto3 shared credentials and config files.
-func RenderAWSFiles(m *S3Media) []File {
+func RenderAWSFiles(m *relations.S3) []File {
 	conf := "[default]\n"
 	if m.Region != "" {
 		conf += "region = " + m.Region + "\n"
@@ -252,7 +223,7 @@ func RenderAWSFiles(m *S3Media) []File {
 }
 
 // RenderPGPass renders a libpq passfile line for the database.
-func RenderPGPass(p *Postgres) []byte {
+func RenderPGPass(p *relations.Database) []byte {
 	esc := func(s string) string {
 		out := make([]byte, 0, len(s))
 		for i := 0; i < len(s); i++ {
@@ -263,7 +234,7 @@ func RenderPGPass(p *Postgres) []byte {
 		}
 		return string(out)
 	}
-	return []byte(esc(p.Host) + ":" + strconv.Itoa(p.Port) + ":" + esc(p.Database) + ":" + esc(p.User) + ":" + esc(p.Password) + "\n")
+	return []byte(esc(p.Host) + ":" + strconv.Itoa(p.Port) + ":" + esc(p.Name) + ":" + esc(p.User) + ":" + esc(p.Password) + "\n")
 }
 
 func trimAt(s string) string {

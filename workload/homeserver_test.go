@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/config"
+	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
@@ -53,13 +54,13 @@ func TestHomeserverMonolithOnSQLite(t *testing.T) {
 
 func TestHomeserverPostgresKeepsPasswordOutOfTheFile(t *testing.T) {
 	cfg := mustConfig(t, map[string]any{"server_name": "example.com"})
-	pg := &workload.Postgres{Host: "db", Port: 5432, Database: "synapse", User: "relation_id_3", Password: "s3cr3tpassw0rd"}
+	pg := &relations.Database{Host: "db", Port: 5432, Name: "synapse", User: "relation_id_3", Password: "s3cr3tpassw0rd"}
 	out, err := workload.RenderHomeserver(workload.Homeserver{Config: cfg, PublicBaseURL: "https://m/", BindAddress: "127.0.0.1", Postgres: pg})
 	require.NoError(t, err)
 	assert.NotContains(t, string(out), "s3cr3tpassw0rd")
 	assert.Contains(t, string(out), "passfile: /data/secrets/pgpass")
 	assert.Equal(t, "db:5432:synapse:relation_id_3:s3cr3tpassw0rd\n", string(workload.RenderPGPass(pg)))
-	assert.Equal(t, `h\:1:5432:d:u:p\\w\:x`+"\n", string(workload.RenderPGPass(&workload.Postgres{Host: "h:1", Port: 5432, Database: "d", User: "u", Password: `p\w:x`})))
+	assert.Equal(t, `h\:1:5432:d:u:p\\w\:x`+"\n", string(workload.RenderPGPass(&relations.Database{Host: "h:1", Port: 5432, Name: "d", User: "u", Password: `p\w:x`})))
 }
 
 func TestHomeserverOptions(t *testing.T) {

@@ -6,10 +6,12 @@
 package decide
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
 
+	"github.com/synapse-charm/synapse-k8s-go/charm/config"
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
@@ -92,7 +94,7 @@ func (x *decider) run() {
 		d.OpenPort = true
 	}
 	if s.ConfigErr != nil {
-		d.blocked(RankConfig, "%s", s.ConfigErr.Error())
+		d.blocked(RankConfig, "%s", configFix(s.ConfigErr, x.ev().App))
 		return
 	}
 	if s.Peer == nil {
@@ -338,7 +340,7 @@ func plural(n int, one, many string) string {
 }
 
 // integrateCommands names the commands that give workers what they need.
-func integrateCommands(app string, db *workload.Postgres, redis *workload.Redis) string {
+func integrateCommands(app string, db *relations.Database, redis *relations.Redis) string {
 	var cmds []string
 	if db == nil {
 		cmds = append(cmds, "juju integrate "+app+" postgresql-k8s")
@@ -350,7 +352,7 @@ func integrateCommands(app string, db *workload.Postgres, redis *workload.Redis)
 }
 
 // missingForCluster names the integrations workers still need.
-func missingForCluster(db *workload.Postgres, redis *workload.Redis) string {
+func missingForCluster(db *relations.Database, redis *relations.Redis) string {
 	switch {
 	case db == nil && redis == nil:
 		return "a postgresql and a redis integration"
@@ -360,4 +362,29 @@ func missingForCluster(db *workload.Postgres, redis *workload.Redis) string {
 		return "a redis integration"
 	}
 	return ""
+}
+
+// configFix is the status of an invalid configuration: what is wrong (cut
+// short: it quotes the operator's values) and the command that fixes it.
+func configFix(err error, app string) string {
+	var cerr *config.Error
+	if !errors.As(err, &cerr) {
+		return err.Error()
+	}
+	var reset []string
+	fix := ""
+	for _, o := range cerr.Options() {
+		if o == "server_name" {
+			fix = "juju config " + app + " server_name=<your domain>"
+			continue
+		}
+		reset = append(reset, o)
+	}
+	if len(reset) > 0 {
+		if fix != "" {
+			fix += " and "
+		}
+		fix += "juju config " + app + " " + strings.Join(reset, "=... ") + "=... (or juju config " + app + " --reset " + strings.Join(reset, ",") + ")"
+	}
+	return Truncate(err.Error(), 300) + ": " + fix
 }

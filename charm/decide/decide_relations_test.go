@@ -83,7 +83,7 @@ func TestDatabase(t *testing.T) {
 			assert.Equal(t, tc.want, st.Message)
 			if tc.fix {
 				require.NotNil(t, d.FixDatabase)
-				assert.Equal(t, workload.Postgres{Host: ttDBHost, Port: 5432, Database: "synapse", User: "relation_id_3", Password: ttDBPass}, *d.FixDatabase)
+				assert.Equal(t, relations.Database{Host: ttDBHost, Port: 5432, Name: "synapse", User: "relation_id_3", Password: ttDBPass}, *d.FixDatabase)
 			} else {
 				assert.Nil(t, d.FixDatabase)
 			}
@@ -173,7 +173,7 @@ func TestMalformedRelationsBlock(t *testing.T) {
 		}, []string{"smtp relation from smtp-integrator asks to skip TLS verification", "juju config smtp-integrator skip_ssl_verify=false"}},
 		{"smtp auth type", func(s *decide.Snapshot) {
 			s.SMTP = &decide.RelationView{ID: "smtp:6", RemoteApp: "smtp-integrator", App: map[string]string{"host": "mail.example", "auth_type": "cram-md5"}}
-		}, []string{`smtp relation from smtp-integrator: auth_type "cram-md5" is not supported`}},
+		}, []string{`smtp relation from smtp-integrator is malformed: auth_type "cram-md5" is not supported`, "juju remove-relation synapse:smtp smtp-integrator"}},
 		{"saml", func(s *decide.Snapshot) {
 			s.SAML = &decide.RelationView{ID: "saml:7", RemoteApp: "saml-integrator",
 				App: map[string]string{"entity_id": "https://idp.example/", "metadata_url": "ftp://idp.example/metadata"}}

@@ -24,7 +24,7 @@ type Decision struct {
 	OpenPort bool
 	// FixDatabase is the database whose locale the leader sets to C
 	// before Synapse first uses it.
-	FixDatabase *workload.Postgres
+	FixDatabase *relations.Database
 	// Synapse and Nginx are the desired state of each container; nil
 	// leaves the container as it is.
 	Synapse, Nginx *ContainerPlan

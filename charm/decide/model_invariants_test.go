@@ -37,10 +37,8 @@ const (
 // modelExpectedToFail are the invariants today's code breaks, with the
 // issue that fixes them. Their violations do not fail the main test.
 var modelExpectedToFail = map[string]string{
-	modelInvDataHome:    "issue 14 item 1 (the main goes where the data is)",
-	modelInvPlanRepair:  "issue 14 item 3 (a plan that repairs itself)",
-	modelInvConfigFix:   "a finding of this test, reported: the status names the option but no command",
-	modelInvRelationFix: "a finding of this test, reported: the status names the relation but no command",
+	modelInvDataHome:   "issue 14 item 1 (the main goes where the data is)",
+	modelInvPlanRepair: "issue 14 item 3 (a plan that repairs itself)",
 }
 
 // modelUnusablePlan starts the status of a unit that cannot read the plan.

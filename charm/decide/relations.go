@@ -10,10 +10,10 @@ import (
 
 // inputs are what the relations give the workload.
 type inputs struct {
-	db          *workload.Postgres
-	fixDatabase *workload.Postgres
-	redis       *workload.Redis
-	media       *workload.S3Media
+	db          *relations.Database
+	fixDatabase *relations.Database
+	redis       *relations.Redis
+	media       *relations.S3
 	email       *workload.Email
 	saml        *workload.SAML
 	ingressURL  string
@@ -68,7 +68,7 @@ func (x *decider) relations() (inputs, bool) {
 // database returns the PostgreSQL database to render, or nil for SQLite,
 // with a note for the status. The leader writes the request once and
 // gives a new, empty database the C locale Synapse requires.
-func (x *decider) database(in *inputs) (*workload.Postgres, string, bool) {
+func (x *decider) database(in *inputs) (*relations.Database, string, bool) {
 	s, d, ev := x.s, x.d, x.ev()
 	rel := s.Database
 	if rel == nil {
@@ -86,10 +86,10 @@ func (x *decider) database(in *inputs) (*workload.Postgres, string, bool) {
 	case errors.Is(err, relations.ErrNotReady):
 		return nil, fmt.Sprintf("serving on SQLite until %s creates the database", rel.RemoteApp), true
 	case err != nil:
-		d.blocked(RankRelation, "database relation from %s is malformed: %v", rel.RemoteApp, err)
+		x.malformed(rel, DatabaseEndpoint, err)
 		return nil, "", false
 	}
-	db := &workload.Postgres{Host: parsed.Host, Port: parsed.Port, Database: parsed.Name, User: parsed.User, Password: parsed.Password}
+	db := &relations.Database{Host: parsed.Host, Port: parsed.Port, Name: parsed.Name, User: parsed.User, Password: parsed.Password}
 	marker := parsed.Name + "@" + parsed.Host
 	if x.app[DatabaseReadyKey] == marker {
 		return db, "", true
@@ -122,8 +122,16 @@ func (x *decider) database(in *inputs) (*workload.Postgres, string, bool) {
 	return db, "", true
 }
 
+// malformed blocks on provider data the charm cannot use, naming the
+// relation, what is wrong (cut short: it may quote the provider's values)
+// and the commands that fix it. The workload keeps its configuration.
+func (x *decider) malformed(rel *RelationView, endpoint string, err error) {
+	x.d.blocked(RankRelation, "%s relation from %s is malformed: %s: fix it with juju config %s, or juju remove-relation %s:%s %s",
+		endpoint, rel.RemoteApp, Truncate(err.Error(), 200), rel.RemoteApp, x.ev().App, endpoint, rel.RemoteApp)
+}
+
 // redis returns the Redis server, nil when not integrated or not ready.
-func (x *decider) redis() (*workload.Redis, bool) {
+func (x *decider) redis() (*relations.Redis, bool) {
 	rel := x.s.Redis
 	if rel == nil || rel.Pending {
 		return nil, true
@@ -133,10 +141,10 @@ func (x *decider) redis() (*workload.Redis, bool) {
 	case errors.Is(err, relations.ErrNotReady):
 		return nil, true
 	case err != nil:
-		x.d.blocked(RankRelation, "redis relation from %s is malformed: %v", rel.RemoteApp, err)
+		x.malformed(rel, RedisEndpoint, err)
 		return nil, false
 	}
-	return &workload.Redis{Host: r.Host, Port: r.Port, Password: r.Password}, true
+	return &relations.Redis{Host: r.Host, Port: r.Port, Password: r.Password}, true
 }
 
 // s3Request has the leader ask for a bucket on an s3 relation, once; both
@@ -150,7 +158,7 @@ func (x *decider) s3Request(rel *RelationView) {
 
 // media returns the S3 bucket for media, nil when not integrated or not
 // ready.
-func (x *decider) media() (*workload.S3Media, string, bool) {
+func (x *decider) media() (*relations.S3, string, bool) {
 	s, d, ev := x.s, x.d, x.ev()
 	rel := s.Media
 	if rel == nil {
@@ -168,7 +176,7 @@ func (x *decider) media() (*workload.S3Media, string, bool) {
 	case errors.Is(err, relations.ErrNotReady):
 		return nil, fmt.Sprintf("media stays local until %s provides a bucket", rel.RemoteApp), true
 	case err != nil:
-		d.blocked(RankRelation, "media relation from %s is malformed: %v", rel.RemoteApp, err)
+		x.malformed(rel, MediaEndpoint, err)
 		return nil, "", false
 	}
 	if s.Leader && x.app[MediaBucketKey] != parsed.Bucket {
@@ -178,7 +186,7 @@ func (x *decider) media() (*workload.S3Media, string, bool) {
 		d.blocked(RankImage, "S3 media needs the %s Python module (synapse-s3-storage-provider) in the synapse image: use an image that ships it, or juju remove-relation %s:%s %s", S3ProviderModule, ev.App, MediaEndpoint, rel.RemoteApp)
 		return nil, "", false
 	}
-	return &workload.S3Media{
+	return &relations.S3{
 		Bucket: parsed.Bucket, Endpoint: parsed.Endpoint, Region: parsed.Region, Prefix: parsed.Prefix,
 		PathStyle: parsed.PathStyle, AccessKey: parsed.AccessKey, SecretKey: parsed.SecretKey,
 	}, "", true
@@ -220,7 +228,7 @@ func (x *decider) ingress() (string, bool) {
 	}
 	url, err := relations.ParseIngressURL(rel.App)
 	if err != nil {
-		d.blocked(RankRelation, "ingress relation from %s is malformed: %v", rel.RemoteApp, err)
+		x.malformed(rel, IngressEndpoint, err)
 		return "", false
 	}
 	return url, true
@@ -235,7 +243,7 @@ func (x *decider) logTargets() (map[string]workload.LogTarget, bool) {
 	}
 	urls, err := relations.ParseLokiEndpoints(rel.Units)
 	if err != nil {
-		x.d.blocked(RankRelation, "logging relation from %s is malformed: %v", rel.RemoteApp, err)
+		x.malformed(rel, LoggingEndpoint, err)
 		return nil, false
 	}
 	return workload.LokiTargets(urls, relations.LokiLabels(ev.Model, ev.ModelUUID, ev.App, ev.Unit)), true
@@ -261,7 +269,7 @@ func (x *decider) email(publicBaseURL string) (*workload.Email, string, bool) {
 	case errors.Is(err, relations.ErrNotReady):
 		return nil, fmt.Sprintf("email is off until %s provides an SMTP relay", rel.RemoteApp), true
 	case err != nil:
-		d.blocked(RankRelation, "smtp relation from %s: %v", rel.RemoteApp, err)
+		x.malformed(rel, SMTPEndpoint, err)
 		return nil, "", false
 	}
 	if relay.Security == relations.SMTPSecurityNone && relay.Password != "" {
@@ -304,7 +312,7 @@ func (x *decider) saml() (*workload.SAML, string, bool) {
 	case errors.Is(err, relations.ErrNotReady):
 		return nil, fmt.Sprintf("single sign-on is off until %s provides the identity provider's metadata", rel.RemoteApp), true
 	case err != nil:
-		d.blocked(RankRelation, "saml relation from %s is malformed: %v: fix the identity provider settings of %s (juju config %s), or juju remove-relation %s:%s %s", rel.RemoteApp, err, rel.RemoteApp, rel.RemoteApp, ev.App, SAMLEndpoint, rel.RemoteApp)
+		x.malformed(rel, SAMLEndpoint, err)
 		return nil, "", false
 	}
 	if s.Synapse.Reachable && !x.hasModule(SAMLModule) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/canonical/pebble/client"
 
+	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
@@ -41,20 +42,20 @@ print(json.dumps({"collate": coll, "ctype": ctype, "tables": tables, "superuser"
 // CheckDatabaseLocale reads the database's collation and ctype, whether it
 // holds tables, and whether our user may change the locale. It changes
 // nothing.
-func CheckDatabaseLocale(ctx context.Context, c *client.Client, db *workload.Postgres) (DatabaseLocale, error) {
+func CheckDatabaseLocale(ctx context.Context, c *client.Client, db *relations.Database) (DatabaseLocale, error) {
 	return runLocale(ctx, c, db, "check")
 }
 
 // FixDatabaseLocale gives an empty database the C collation and ctype that
 // Synapse requires (postgresql-k8s creates databases with the cluster's
 // default locale), and returns the locale it then has.
-func FixDatabaseLocale(ctx context.Context, c *client.Client, db *workload.Postgres) (DatabaseLocale, error) {
+func FixDatabaseLocale(ctx context.Context, c *client.Client, db *relations.Database) (DatabaseLocale, error) {
 	return runLocale(ctx, c, db, "fix")
 }
 
-func runLocale(ctx context.Context, c *client.Client, db *workload.Postgres, mode string) (DatabaseLocale, error) {
+func runLocale(ctx context.Context, c *client.Client, db *relations.Database, mode string) (DatabaseLocale, error) {
 	in, err := json.Marshal(map[string]any{
-		"host": db.Host, "port": db.Port, "user": db.User, "password": db.Password, "database": db.Database, "mode": mode,
+		"host": db.Host, "port": db.Port, "user": db.User, "password": db.Password, "database": db.Name, "mode": mode,
 	})
 	if err != nil {
 		return DatabaseLocale{}, err
