@@ -100,6 +100,9 @@ type unit struct {
 	leaderElected   bool // leader-elected pending
 	leaderSettings  bool // leader-settings-changed pending
 	configSeen      int
+	refreshStop     bool // a refresh terminates the pod: stop pending
+	upgradePending  bool // the new pod's upgrade-charm pending
+	refreshSettings bool // leader-settings-changed after the new pod's start
 	workload        []workloadEvent
 	updateStatus    bool
 	secretChanged   []string

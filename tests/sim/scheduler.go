@@ -254,6 +254,9 @@ func (m *Model) nextHookLocked(u *unit) *hookSpec {
 			}
 		}}
 	}
+	if spec := m.refreshHookLocked(u); spec != nil {
+		return spec
+	}
 	for _, r := range m.sortedRelations() {
 		ur := u.rel[r.id]
 		if ur == nil || ur.created || r.dying {
@@ -278,7 +281,11 @@ func (m *Model) nextHookLocked(u *unit) *hookSpec {
 		if u.configSeen < m.configVersion {
 			return configChanged()
 		}
-		return &hookSpec{kind: "hook", name: "start", relID: -1, after: func() { u.started = true }}
+		return &hookSpec{kind: "hook", name: "start", relID: -1, after: func() {
+			u.started = true
+			u.leaderSettings = u.leaderSettings || u.refreshSettings
+			u.refreshSettings = false
+		}}
 	}
 	if len(u.workload) > 0 {
 		ev := u.workload[0]

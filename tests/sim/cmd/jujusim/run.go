@@ -40,7 +40,7 @@ type step struct {
 }
 
 var ops = []string{
-	"deploy", "config", "config-reset", "integrate", "remove-relation", "scale", "add-unit",
+	"deploy", "config", "config-reset", "integrate", "remove-relation", "scale", "add-unit", "refresh",
 	"remove-unit", "set-leader", "restart-container", "pebble-ready", "run-action", "exec",
 	"update-status", "secret-changed", "wait-idle",
 }
@@ -341,6 +341,12 @@ func runStep(ctx context.Context, m *sim.Model, st *stack, s step, res *stepResu
 	case "add-unit":
 		_, err := m.AddUnit(ctx)
 		return err
+	case "refresh":
+		// The path of the charm binary to switch to; hooks run at once.
+		if s.arg.Value == "" {
+			return fmt.Errorf("line %d: refresh needs the path of a charm binary", s.line)
+		}
+		return m.Refresh(ctx, s.arg.Value)
 	case "remove-unit":
 		name := s.arg.Value
 		if name == "" {
