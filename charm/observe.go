@@ -105,6 +105,9 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 	if err := c.observeWorkload(ctx, s); err != nil {
 		return nil, err
 	}
+	if err := c.observePython(ctx, s); err != nil {
+		return nil, fmt.Errorf("observe what the Python charm left: %w", err)
+	}
 	return s, nil
 }
 
@@ -246,6 +249,9 @@ func (c *charm) observeAppSecret(ctx context.Context, s *decide.Snapshot) (decid
 			return out, fmt.Errorf("read secret %s: %w", id, err)
 		}
 		return decide.AppSecret{ID: id, Content: content}, nil
+	}
+	if legacy := c.observeLegacySecret(ctx, s); legacy.ID != "" {
+		return legacy, nil
 	}
 	if !s.Leader {
 		return out, nil

@@ -237,14 +237,14 @@ func TestLostSecretIDIsRecovered(t *testing.T) {
 	u.run("config-changed")
 	peer := u.mem.RelationIDs(charm.PeerEndpoint)[0]
 	bag := u.mem.RelationData(peer, "synapse", true)
-	id := bag["secret-id"]
+	id := bag["synapse-secret-id"]
 	require.NotEmpty(t, id)
 	running := u.service().CurrentSince
-	delete(bag, "secret-id")
+	delete(bag, "synapse-secret-id")
 	u.mem.SetRelationData(peer, "synapse", true, bag)
 	u.run("config-changed")
 	assert.Equal(t, juju.Active, u.mem.UnitStatus().Status, u.mem.UnitStatus().Message)
-	assert.Equal(t, id, u.mem.RelationData(peer, "synapse", true)["secret-id"])
+	assert.Equal(t, id, u.mem.RelationData(peer, "synapse", true)["synapse-secret-id"])
 	assert.Len(t, u.mem.Secrets(), 1, "no second secret")
 	assert.Equal(t, running, u.service().CurrentSince, "same keys, nothing restarted")
 }

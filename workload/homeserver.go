@@ -31,6 +31,8 @@ type Homeserver struct {
 	// Email is the SMTP relay; nil means Synapse sends no email. It is
 	// rendered into its own 0600 file (EmailConfigPath), not homeserver.yaml.
 	Email *Email
+	// MediaStorePath is where local media lives; "" means MediaStorePath.
+	MediaStorePath string
 }
 
 // Files holding the S3 credentials and client config for boto3.
@@ -61,7 +63,7 @@ func RenderHomeserver(h Homeserver) ([]byte, error) {
 		"public_baseurl":   h.PublicBaseURL,
 		"report_stats":     c.ReportStats,
 		"log_config":       LogConfigPath,
-		"media_store_path": MediaStorePath,
+		"media_store_path": h.mediaStorePath(),
 		"max_upload_size":  c.MaxUploadSize,
 		"enable_metrics":   true,
 		// Secrets live in files of mode 0600, never in this file.
@@ -286,3 +288,11 @@ type DatabaseLocale struct {
 
 // IsC reports whether the database has the locale Synapse requires.
 func (l DatabaseLocale) IsC() bool { return l.Collate == "C" && l.CType == "C" }
+
+// mediaStorePath is where this unit's local media lives.
+func (h Homeserver) mediaStorePath() string {
+	if h.MediaStorePath != "" {
+		return h.MediaStorePath
+	}
+	return MediaStorePath
+}

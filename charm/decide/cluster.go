@@ -31,7 +31,9 @@ func (x *decider) plan(cluster, s3Media bool) (topology.Plan, bool) {
 		Units:   s.Peer.LiveUnits(ev.Unit),
 		Leader:  ev.Unit,
 		Current: current,
-		Cluster: cluster,
+		// After a switch from the Python charm, its main keeps the data.
+		PreferredMain: x.pythonPreferredMain(),
+		Cluster:       cluster,
 		Settings: topology.Settings{
 			EventPersisters:      s.Config.EventPersisters,
 			FederationSenders:    s.Config.FederationSenders,

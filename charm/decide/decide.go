@@ -35,8 +35,9 @@ const (
 
 // Keys of the peer application bag (written by the leader only).
 const (
-	// SecretIDKey names the application's secret.
-	SecretIDKey = "secret-id"
+	// SecretIDKey names the application's secret. Not "secret-id": the
+	// Python charm names its admin token there (see python.go).
+	SecretIDKey = "synapse-secret-id"
 	// ServerNameKey records the server_name the data belongs to, once the
 	// workload was configured with it.
 	ServerNameKey = "server-name"
@@ -144,6 +145,13 @@ func (x *decider) run() {
 func (x *decider) secrets() (workload.Secrets, bool) {
 	s, d := x.s, x.d
 	id := x.app[SecretIDKey]
+	if id == "" && s.AppSecret.Legacy {
+		// Named under this charm's old key: use it, and move it (leader).
+		id = s.AppSecret.ID
+		if s.Leader {
+			x.migrateSecretID(id)
+		}
+	}
 	if id == "" && s.Leader && s.AppSecret.ID != "" {
 		// The peer bag lost the ID (a restored model) but the secret
 		// exists: name it again, never make a second signing key.
@@ -159,9 +167,12 @@ func (x *decider) secrets() (workload.Secrets, bool) {
 			d.waiting(RankSetup, "waiting to generate the application's secrets")
 			return workload.Secrets{}, false
 		}
-		fresh := *s.AppSecret.Fresh
+		fresh, ok := x.adoptPython(*s.AppSecret.Fresh)
+		if !ok {
+			return workload.Secrets{}, false
+		}
 		d.CreateSecret = &NewSecret{Label: SecretLabel, Description: "Synapse signing key and shared secrets", Content: fresh.Content()}
-		d.Logs = append(d.Logs, LogLine{Level: "INFO", Message: "creating the application secret with a new signing key"})
+		d.Logs = append(d.Logs, LogLine{Level: "INFO", Message: "creating the application secret"})
 		return fresh, true
 	}
 	secrets, err := workload.SecretsFromContent(s.AppSecret.Content)
@@ -241,6 +252,8 @@ func (x *decider) workload(plan topology.Plan, in inputs, secrets workload.Secre
 		Media:         in.media,
 		Email:         in.email,
 		SAML:          in.saml,
+		// After a switch the Python charm's media stays where it is.
+		MediaStorePath: s.Python.MediaStore,
 	}
 	var localProcs []workload.ClusterProcess
 	if len(plan.Processes) > 1 {

@@ -29,6 +29,8 @@ type Snapshot struct {
 	// AppSecret is the application's secret: signing key and shared
 	// Synapse secrets.
 	AppSecret AppSecret
+	// Python is what the Python charm left (see python.go).
+	Python PythonState
 	// Synapse and Nginx are the facts of the two workload containers.
 	Synapse, Nginx ContainerFacts
 	// Image is what the synapse image holds.
@@ -105,6 +107,8 @@ type AppSecret struct {
 	ID string
 	// Content is its content, when ID is set.
 	Content map[string]string
+	// Legacy is true when ID was found under LegacySecretIDKey.
+	Legacy bool
 	// Fresh are newly generated secrets, used only when the leader finds
 	// no secret at all (randomness enters the decision here).
 	Fresh *workload.Secrets

@@ -84,6 +84,10 @@ type View struct {
 	Leader string
 	// Current is the plan in the peer bag, nil before the first.
 	Current *Plan
+	// PreferredMain is where a new main goes when there is no current
+	// plan or its main is not live (the unit holding another charm's
+	// data after a switch). Ignored when not live.
+	PreferredMain string
 	// Cluster is true when PostgreSQL and Redis are available, so workers
 	// can run; without them the main runs alone as a monolith.
 	Cluster  bool
@@ -140,6 +144,9 @@ func (p Plan) senders() []Process {
 func chooseMain(v View, live map[string]bool, units []string) string {
 	if v.Current != nil && live[v.Current.Main] {
 		return v.Current.Main
+	}
+	if live[v.PreferredMain] {
+		return v.PreferredMain
 	}
 	if live[v.Leader] || len(units) == 0 {
 		return v.Leader
