@@ -2,6 +2,8 @@ package charm
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -53,6 +55,18 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 	if len(ids) > 0 {
 		if s.Peer, err = c.observePeer(ctx, ids[0]); err != nil {
 			return nil, err
+		}
+	}
+	if s.Leader && s.Peer != nil {
+		// The leader plans from the units Juju intends to keep: a peer
+		// that left may never send relation-departed (seen on Juju 4.0).
+		gs, err := c.tools.GoalState(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.Goal = map[string]string{}
+		for u, g := range gs.Units {
+			s.Goal[u] = g.Status
 		}
 	}
 	net, err := c.tools.NetworkGet(ctx, PeerEndpoint)
@@ -327,6 +341,14 @@ func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
 	if !s.Synapse.Reachable || s.Peer == nil {
 		return nil
 	}
+	if s.Volume, err = container.VolumeID(pc); err != nil {
+		return err
+	}
+	if s.Volume == "" {
+		if s.FreshVolumeID, err = randomID(); err != nil {
+			return err
+		}
+	}
 	// The version is asked from the image when the container may have
 	// changed (a new pod, a new image), else taken from the last report.
 	s.Image.SynapseVersion = s.Peer.Own[relations.PeerKeySynapseVersion]
@@ -377,12 +399,19 @@ func (c *charm) observeDatabaseLocale(ctx context.Context, s *decide.Snapshot, p
 		return nil
 	}
 	db := &relations.Database{Host: parsed.Host, Port: parsed.Port, Name: parsed.Name, User: parsed.User, Password: parsed.Password}
-	locale, err := container.CheckDatabaseLocale(ctx, pc, db)
+	locale, err := container.CheckDatabaseLocale(ctx, pc, db, s.Config.ServerName)
 	if err != nil {
 		s.DatabaseLocaleErr = err
 		return nil
 	}
 	s.DatabaseLocale = &locale
+	// Whether the SQLite database here holds anything PostgreSQL would
+	// leave behind.
+	content, err := container.SQLiteContent(ctx, pc)
+	if err != nil {
+		return err
+	}
+	s.SQLite = &content
 	return nil
 }
 
@@ -397,4 +426,13 @@ func observeContainer(pc pebbleClient) (decide.ContainerFacts, error) {
 		return decide.ContainerFacts{}, err
 	}
 	return decide.ContainerFacts{Reachable: true, State: st}, nil
+}
+
+// randomID is a new random volume ID.
+func randomID() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random volume id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }

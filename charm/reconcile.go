@@ -53,6 +53,15 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 			return fmt.Errorf("set the application version: %w", err)
 		}
 	}
+	if d.VolumeID != "" {
+		pc, err := c.pebble(workload.SynapseContainer)
+		if err != nil {
+			return err
+		}
+		if err := container.WriteVolumeID(pc, d.VolumeID); err != nil {
+			return err
+		}
+	}
 	var out decide.Outcome
 	if d.Synapse != nil {
 		pc, err := c.pebble(workload.SynapseContainer)
@@ -60,7 +69,7 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 			return err
 		}
 		if d.FixDatabase != nil {
-			locale, err := container.FixDatabaseLocale(ctx, pc, d.FixDatabase)
+			locale, err := container.FixDatabaseLocale(ctx, pc, d.FixDatabase, s.Config.ServerName)
 			if err != nil {
 				return fmt.Errorf("set the database locale: %w", err)
 			}

@@ -18,6 +18,8 @@ const (
 	PeerKeySynapseVersion    = "synapse-version"
 	PeerKeySendersStopped    = "senders-stopped"
 	PeerKeySendersRunning    = "senders-running"
+	PeerKeyVolume            = "volume"
+	PeerKeyAppliedPlan       = "applied-plan"
 )
 
 // UnitReport is one unit's published state.
@@ -39,6 +41,11 @@ type UnitReport struct {
 	SendersStopped int
 	// SendersRunning is the senders epoch whose set this unit's senders run.
 	SendersRunning int
+	// Volume is the ID the charm wrote on the unit's /data volume.
+	Volume string
+	// AppliedPlan is a copy of the plan the unit applied (JSON), from
+	// which the leader rebuilds a plan the peer bag lost.
+	AppliedPlan string
 }
 
 // Bag renders the report for the unit's bag.
@@ -51,13 +58,15 @@ func (r UnitReport) Bag() map[string]string {
 		PeerKeySynapseVersion:    r.SynapseVersion,
 		PeerKeySendersStopped:    strconv.Itoa(r.SendersStopped),
 		PeerKeySendersRunning:    strconv.Itoa(r.SendersRunning),
+		PeerKeyVolume:            r.Volume,
+		PeerKeyAppliedPlan:       r.AppliedPlan,
 	}
 }
 
 // ParseUnitReport reads a unit's bag; an empty bag is a unit that has not
 // reported yet, not an error.
 func ParseUnitReport(bag map[string]string) (UnitReport, error) {
-	r := UnitReport{Address: bag[PeerKeyAddress], IP: bag[PeerKeyIP], SynapseVersion: bag[PeerKeySynapseVersion]}
+	r := UnitReport{Address: bag[PeerKeyAddress], IP: bag[PeerKeyIP], SynapseVersion: bag[PeerKeySynapseVersion], Volume: bag[PeerKeyVolume], AppliedPlan: bag[PeerKeyAppliedPlan]}
 	// A fixed order: the first bad key is always the one reported.
 	for _, f := range []struct {
 		key   string

@@ -284,7 +284,20 @@ type DatabaseLocale struct {
 	Tables int `json:"tables"`
 	// Superuser is true when our user may change the locale.
 	Superuser bool `json:"superuser"`
+	// ForeignUsers counts Synapse users of another server_name: the
+	// database belongs to another homeserver.
+	ForeignUsers int `json:"foreign_users"`
 }
+
+// SQLiteContent is what a unit's SQLite database holds that an empty
+// database would lose.
+type SQLiteContent struct {
+	Users int `json:"users"`
+	Rooms int `json:"rooms"`
+}
+
+// Empty reports whether the database holds no user and no room.
+func (c SQLiteContent) Empty() bool { return c.Users == 0 && c.Rooms == 0 }
 
 // IsC reports whether the database has the locale Synapse requires.
 func (l DatabaseLocale) IsC() bool { return l.Collate == "C" && l.CType == "C" }

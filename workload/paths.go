@@ -16,6 +16,10 @@ const (
 	FormSecretPath     = SecretsDir + "/form"
 	ReplicationPath    = SecretsDir + "/replication"
 	DatabasePasswdPath = SecretsDir + "/database"
+	// VolumeIDPath names this /data volume: the charm writes a random ID
+	// once, so the unit whose volume holds the SQLite database or local
+	// media is found again whatever its name.
+	VolumeIDPath = "/data/.synapse-charm-volume"
 )
 
 // Ports used by every Synapse process on a unit.

@@ -1,6 +1,8 @@
 package decide
 
 import (
+	"errors"
+
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
@@ -9,16 +11,27 @@ import (
 // plan returns the cluster plan. The leader computes it from the live
 // units and the configuration and publishes it when it changed; every
 // unit renders only from the published plan.
-func (x *decider) plan(cluster, s3Media bool) (topology.Plan, bool) {
+func (x *decider) plan(cluster, s3Media bool, preferredMain string) (topology.Plan, bool) {
 	s, d, ev := x.s, x.d, x.ev()
 	var current *topology.Plan
+	repaired := false
 	if raw := x.app[PlanKey]; raw != "" {
 		p, err := topology.Decode(raw)
-		if err != nil {
-			d.blocked(RankPlan, "the cluster plan in the peer relation is unusable: %v", err)
+		var newer *topology.NewerError
+		switch {
+		case errors.As(err, &newer):
+			// A downgrade: only the revision that wrote it can read it.
+			d.blocked(RankPlan, "the cluster plan in the peer relation is unusable: %v: juju refresh %s --revision <the revision that wrote it>", err, ev.App)
 			return topology.Plan{}, false
+		case err != nil && !s.Leader:
+			d.waiting(RankPlan, "the cluster plan in the peer relation is unreadable (%s); the leader rebuilds it on its next hook", Truncate(err.Error(), 120))
+			return topology.Plan{}, false
+		case err != nil:
+			current, repaired = x.recoverPlan(), true
+			d.Logs = append(d.Logs, LogLine{Level: "WARNING", Message: "the cluster plan in the peer relation was unreadable (" + Truncate(err.Error(), 200) + "); rebuilt from the plans the units applied"})
+		default:
+			current = p
 		}
-		current = p
 	}
 	if !s.Leader {
 		if current == nil {
@@ -28,11 +41,10 @@ func (x *decider) plan(cluster, s3Media bool) (topology.Plan, bool) {
 		return *current, true
 	}
 	next := topology.Compute(topology.View{
-		Units:   s.Peer.LiveUnits(ev.Unit),
-		Leader:  ev.Unit,
-		Current: current,
-		// After a switch from the Python charm, its main keeps the data.
-		PreferredMain: x.pythonPreferredMain(),
+		Units:         s.Peer.LiveUnits(ev.Unit),
+		Leader:        ev.Unit,
+		Current:       current,
+		PreferredMain: preferredMain,
 		Cluster:       cluster,
 		Settings: topology.Settings{
 			EventPersisters:      s.Config.EventPersisters,
@@ -43,11 +55,44 @@ func (x *decider) plan(cluster, s3Media bool) (topology.Plan, bool) {
 			Media:                s3Media,
 		},
 	})
-	if current == nil || next.Generation != current.Generation {
+	if current == nil || repaired || next.Generation != current.Generation {
 		x.setPeerApp(map[string]string{PlanKey: next.Encode()})
 		d.logf("published plan %d: main %s, %d processes", next.Generation, next.Main, len(next.Processes))
 	}
 	return next, true
+}
+
+// recoverPlan rebuilds the last good plan from the copies the units keep of
+// the plan they applied: the newest copy, with a generation above every
+// unit's, so that every unit applies it again (restarting nothing when it
+// matches what runs). Nil when no unit kept one.
+func (x *decider) recoverPlan() *topology.Plan {
+	var best *topology.Plan
+	top := 0
+	bags := []map[string]string{x.s.Peer.Own}
+	for _, b := range x.s.Peer.Units {
+		bags = append(bags, b)
+	}
+	for _, b := range bags {
+		r, _ := relations.ParseUnitReport(b)
+		top = max(top, r.AppliedGeneration)
+		if r.AppliedPlan == "" {
+			continue
+		}
+		p, err := topology.Decode(r.AppliedPlan)
+		if err != nil {
+			continue
+		}
+		top = max(top, p.Generation)
+		if best == nil || p.Generation > best.Generation {
+			best = p
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	best.Generation = top + 1
+	return best
 }
 
 // sendersBarrier decides whether this unit may start the processes of the

@@ -62,9 +62,53 @@ const (
 
 // Decide computes what one hook does from what it observed.
 func Decide(s Snapshot) Decision {
+	s.Peer = livePeers(s.Peer, s.Goal)
 	x := &decider{s: &s, d: &Decision{}}
+	if x.departing() {
+		// Juju runs a leaving unit's teardown hooks (and keeps it leader
+		// through them): it must not plan, start anything or take the
+		// main; the units that stay do.
+		x.d.add(Maintenance, RankSetup, "this unit is leaving the application (%s): the units that stay serve", s.Event.Kind)
+		return *x.d
+	}
 	x.run()
 	return *x.d
+}
+
+// departing reports whether this unit is on its way out: its own
+// relation-departed, its stop and remove hooks, or goal-state saying so.
+func (x *decider) departing() bool {
+	ev := x.s.Event
+	switch {
+	case ev.DepartingUnit != "" && ev.DepartingUnit == ev.Unit:
+		return true
+	case ev.Kind == "stop" || ev.Kind == "remove":
+		return true
+	case x.s.Goal != nil:
+		return gone(x.s.Goal, ev.Unit)
+	}
+	return false
+}
+
+// livePeers drops the peers goal-state says have left (absent, dying or
+// dead): Juju may never deliver their relation-departed to this unit.
+func livePeers(p *PeerView, goal map[string]string) *PeerView {
+	if p == nil || goal == nil {
+		return p
+	}
+	out := *p
+	out.Units = map[string]map[string]string{}
+	for u, bag := range p.Units {
+		if !gone(goal, u) {
+			out.Units[u] = bag
+		}
+	}
+	return &out
+}
+
+func gone(goal map[string]string, unit string) bool {
+	status, listed := goal[unit]
+	return !listed || status == "dying" || status == "dead"
 }
 
 type decider struct {
@@ -118,13 +162,32 @@ func (x *decider) run() {
 		d.waiting(RankSetup, "waiting for Juju to give this unit an address")
 		return
 	}
-	in, ok := x.relations()
+	if s.Volume == "" && s.FreshVolumeID != "" {
+		d.VolumeID = s.FreshVolumeID
+	}
+	hv, ok := x.home()
 	if !ok {
 		return
 	}
-	plan, ok := x.plan(in.db != nil && in.redis != nil, in.media != nil)
+	if hv.lost && hv.rec.Database == StoreSQLite {
+		x.dataLost(hv)
+		return
+	}
+	in, ok := x.relations(hv)
 	if !ok {
 		return
+	}
+	preferred := x.preferredMain(hv)
+	if preferred == "" {
+		preferred = x.pythonPreferredMain()
+	}
+	plan, ok := x.plan(in.db != nil && in.redis != nil, in.media != nil, preferred)
+	if !ok {
+		return
+	}
+	x.recordHome(hv, planView{main: plan.Main}, in)
+	if n := x.mediaNote(hv); n != "" {
+		d.Warnings = append(d.Warnings, n)
 	}
 	x.publishMetrics(plan)
 	x.publishDashboards()
@@ -137,7 +200,7 @@ func (x *decider) run() {
 	if !ok {
 		return
 	}
-	x.workload(plan, in, secrets, version)
+	x.workload(plan, hv, in, secrets, version)
 }
 
 // secrets returns the application's shared secrets. The leader creates
@@ -197,7 +260,7 @@ func (x *decider) version() (string, bool) {
 }
 
 // workload decides both containers and this unit's report from the plan.
-func (x *decider) workload(plan topology.Plan, in inputs, secrets workload.Secrets, version string) {
+func (x *decider) workload(plan topology.Plan, hv homeView, in inputs, secrets workload.Secrets, version string) {
 	s, d, ev := x.s, x.d, x.ev()
 	local := plan.OnUnit(ev.Unit)
 	isMain := plan.Main == ev.Unit
@@ -207,6 +270,7 @@ func (x *decider) workload(plan topology.Plan, in inputs, secrets workload.Secre
 		x.applySynapse(workload.Container{Name: workload.SynapseContainer})
 		x.report(plan.Generation, version, senderState{plan.SendersEpoch, plan.SendersEpoch}, false)
 		x.d.Report.Ready = true
+		x.d.Report.AppliedPlan = plan.Encode()
 		// The router still serves: every unit accepts any request.
 		// A blocked or plan status below outranks nginx's.
 		x.nginx(plan, in.logTargets)
@@ -251,9 +315,9 @@ func (x *decider) workload(plan topology.Plan, in inputs, secrets workload.Secre
 		Postgres:      in.db,
 		Media:         in.media,
 		Email:         in.email,
-		SAML:          in.saml,
 		// After a switch the Python charm's media stays where it is.
 		MediaStorePath: s.Python.MediaStore,
+		SAML:           in.saml,
 	}
 	var localProcs []workload.ClusterProcess
 	if len(plan.Processes) > 1 {
@@ -283,10 +347,13 @@ func (x *decider) workload(plan topology.Plan, in inputs, secrets workload.Secre
 	x.applySynapse(want)
 	if s.Leader && x.app[ServerNameKey] == "" {
 		// Recorded once the workload is configured with it: from now on
-		// the database and signing key belong to this server_name.
+		// the database and signing key belong to this server_name, and
+		// the data lives where the record says.
 		x.setPeerApp(map[string]string{ServerNameKey: s.Config.ServerName})
+		x.recordHome(hv, planView{main: plan.Main}, in)
 	}
 	x.report(plan.Generation, version, senders, true)
+	x.d.Report.AppliedPlan = plan.Encode()
 	x.nginx(plan, in.logTargets)
 	if holdFor != "" {
 		d.waiting(RankCoordination, "federation senders restart together: waiting for %s to stop its senders (plan %d)", holdFor, plan.Generation)
@@ -328,6 +395,7 @@ func (x *decider) reportedSenders() senderState {
 func (x *decider) reportUnchanged(version string) {
 	r, _ := relations.ParseUnitReport(x.s.Peer.Own)
 	x.report(r.AppliedGeneration, version, x.reportedSenders(), false)
+	x.d.Report.AppliedPlan = r.AppliedPlan
 }
 
 // report publishes this unit's state; with fromSynapse its Ready is the
@@ -341,6 +409,7 @@ func (x *decider) report(generation int, version string, senders senderState, fr
 		SynapseVersion:    version,
 		SendersStopped:    senders.stopped,
 		SendersRunning:    senders.running,
+		Volume:            x.volume(),
 	}
 	x.d.ReadyFromSynapse = fromSynapse
 }

@@ -44,7 +44,7 @@ func TestNonMainUnit(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				leader := ttReady(t)
 				if tc.db {
-					leader.Database, leader.DatabaseLocale = ttDatabase(), ttCLocale()
+					leader.Database, leader.DatabaseLocale, leader.SQLite = ttDatabase(), ttCLocale(), ttEmptySQLite()
 				}
 				if tc.redis {
 					leader.Redis = ttRedis()

@@ -61,6 +61,8 @@ func ttFresh(t testing.TB) decide.Snapshot {
 		Synapse:   decide.ContainerFacts{Reachable: true, State: workload.PebbleState{CanStopChecks: true}},
 		Nginx:     decide.ContainerFacts{Reachable: true, State: workload.PebbleState{CanStopChecks: true}},
 		Image:     decide.ImageFacts{SynapseVersion: ttVersion, VersionAsked: true},
+		// A new volume: the charm names it on the first hook.
+		FreshVolumeID: "vol-synapse-0",
 	}
 }
 
@@ -225,12 +227,15 @@ func ttApply(t testing.TB, s decide.Snapshot, d decide.Decision) decide.Snapshot
 		}
 		maps.Copy(*bag, w.Data)
 	}
+	if d.VolumeID != "" {
+		s.Volume, s.FreshVolumeID = d.VolumeID, ""
+	}
 	s.Synapse.State = ttPebbleAfter(s.Synapse.State, d.Synapse)
 	s.Nginx.State = ttPebbleAfter(s.Nginx.State, d.Nginx)
 	s.Event.Kind = "update-status"
 	s.Image.VersionAsked = false
 	s.AppSecret.Fresh = nil
-	s.DatabaseLocale, s.DatabaseLocaleErr = nil, nil
+	s.DatabaseLocale, s.DatabaseLocaleErr, s.SQLite = nil, nil, nil
 	return s
 }
 
@@ -313,6 +318,9 @@ func ttRedis() *decide.RelationView {
 }
 
 // ttCLocale is a database with the locale Synapse needs.
+// ttEmptySQLite is a SQLite database that holds no user and no room yet.
+func ttEmptySQLite() *workload.SQLiteContent { return &workload.SQLiteContent{} }
+
 func ttCLocale() *workload.DatabaseLocale {
 	return &workload.DatabaseLocale{Collate: "C", CType: "C", Superuser: true}
 }
@@ -324,7 +332,7 @@ func ttCluster(t testing.TB, options map[string]any) decide.Snapshot {
 	s := ttReady(t)
 	s.Config = ttConfig(t, options)
 	s.Database, s.Redis = ttDatabase(), ttRedis()
-	s.DatabaseLocale = ttCLocale()
+	s.DatabaseLocale, s.SQLite = ttCLocale(), ttEmptySQLite()
 	s.Peer.Units["synapse/1"] = map[string]string{}
 	return ttSettle(t, ttApply(t, s, decide.Decide(s)))
 }
@@ -337,6 +345,7 @@ func ttPeerOf(t testing.TB, leader decide.Snapshot, unit, addr string) decide.Sn
 	s.Event.Unit = unit
 	s.Event.Kind = "config-changed"
 	s.Leader = false
+	s.Volume, s.FreshVolumeID = "", "vol-"+strings.ReplaceAll(unit, "/", "-")
 	s.Address = addr
 	units := map[string]map[string]string{leader.Event.Unit: ttBag(leader.Peer.Own)}
 	for u, b := range leader.Peer.Units {
@@ -355,7 +364,7 @@ func ttPeerOf(t testing.TB, leader decide.Snapshot, unit, addr string) decide.Sn
 	}
 	s.Dashboards = nil
 	s.AppSecret.Fresh = nil
-	s.DatabaseLocale = nil
+	s.DatabaseLocale, s.SQLite = nil, nil
 	s.Synapse = decide.ContainerFacts{Reachable: true, State: workload.PebbleState{CanStopChecks: true}}
 	s.Nginx = decide.ContainerFacts{Reachable: true, State: workload.PebbleState{CanStopChecks: true}}
 	s.Image = decide.ImageFacts{SynapseVersion: ttVersion, VersionAsked: true}

@@ -2,7 +2,6 @@ package decide_test
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -76,7 +75,7 @@ func TestDatabase(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := ttReady(t)
 			s.Database = ttDatabase()
-			s.DatabaseLocale, s.DatabaseLocaleErr = tc.locale, tc.err
+			s.DatabaseLocale, s.DatabaseLocaleErr, s.SQLite = tc.locale, tc.err, ttEmptySQLite()
 			d := decide.Decide(s)
 			st := ttStatus(d)
 			assert.Equal(t, tc.level, st.Level, st.Message)
@@ -97,11 +96,7 @@ func TestDatabase(t *testing.T) {
 			assert.Contains(t, hs, "name: psycopg2")
 			assert.NotContains(t, hs, ttDBPass, "the password is not in homeserver.yaml")
 			assert.Equal(t, []string{workload.MainService}, d.Synapse.Changes.Restart, "synapse restarts onto PostgreSQL")
-			warned := false
-			for _, l := range d.Logs {
-				warned = warned || (l.Level == "WARNING" && strings.Contains(l.Message, "not migrated"))
-			}
-			assert.True(t, warned, "the operator is told SQLite data does not migrate")
+			assert.NotEmpty(t, d.Write(ttPeerID, true)[decide.DataHomeKey], "the data home follows the database")
 
 			// A second hook restarts nothing and fixes nothing again.
 			next := ttApply(t, s, d)
@@ -125,7 +120,7 @@ func TestDatabase(t *testing.T) {
 
 	used := func(t *testing.T) decide.Snapshot {
 		s := ttReady(t)
-		s.Database, s.DatabaseLocale = ttDatabase(), ttCLocale()
+		s.Database, s.DatabaseLocale, s.SQLite = ttDatabase(), ttCLocale(), ttEmptySQLite()
 		return ttSettle(t, ttApply(t, s, decide.Decide(s)))
 	}
 	t.Run("removed after it was used blocks", func(t *testing.T) {

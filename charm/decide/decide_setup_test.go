@@ -228,28 +228,42 @@ func TestPlanInThePeerBag(t *testing.T) {
 		d := decide.Decide(s)
 		assert.NotContains(t, d.Write(ttPeerID, true), decide.PlanKey)
 	})
-	for _, tc := range []struct {
-		name, plan string
-		want       []string
-	}{
-		{"malformed", `{"version":1,"generation":`, []string{"the cluster plan in the peer relation is unusable"}},
-		{"unknown field", `{"version":1,"generation":2,"main":"synapse/0","processes":[{"name":"main","role":"main","unit":"synapse/0","index":0}],"shards":{}}`,
-			[]string{"the cluster plan in the peer relation is unusable"}},
-		{"newer schema", `{"version":2,"generation":9,"main":"synapse/0","processes":[],"shards":{}}`,
-			[]string{"newer than this charm understands", "refresh the charm to the revision the leader runs"}},
+	// A plan from a newer revision (a downgrade) blocks: only that
+	// revision reads it. Any other unreadable plan is rebuilt by the
+	// leader from the copies the units keep (issue 14), while the other
+	// units wait and keep running.
+	t.Run("newer schema plan blocks", func(t *testing.T) {
+		for _, leader := range []bool{true, false} {
+			s := ttReady(t)
+			s.Leader = leader
+			s.Peer.App[decide.PlanKey] = `{"version":2,"generation":9,"main":"synapse/0","processes":[],"shards":{}}`
+			d := decide.Decide(s)
+			st := ttStatus(d)
+			assert.Equal(t, decide.Blocked, st.Level)
+			assert.True(t, ttHas(st.Message, "newer than this charm understands", "refresh the charm to the revision the leader runs"), st.Message)
+			assert.Nil(t, d.Synapse, "workload untouched")
+			assert.NotContains(t, d.Write(ttPeerID, true), decide.PlanKey, "the leader does not overwrite a plan it cannot read")
+		}
+	})
+	for _, tc := range []struct{ name, plan string }{
+		{"malformed", `{"version":1,"generation":`},
+		{"unknown field", `{"version":1,"generation":2,"main":"synapse/0","processes":[{"name":"main","role":"main","unit":"synapse/0","index":0}],"shards":{}}`},
 	} {
-		t.Run(tc.name+" plan blocks", func(t *testing.T) {
-			for _, leader := range []bool{true, false} {
-				s := ttReady(t)
-				s.Leader = leader
-				s.Peer.App[decide.PlanKey] = tc.plan
-				d := decide.Decide(s)
-				st := ttStatus(d)
-				assert.Equal(t, decide.Blocked, st.Level)
-				assert.True(t, ttHas(st.Message, tc.want...), st.Message)
-				assert.Nil(t, d.Synapse, "workload untouched")
-				assert.NotContains(t, d.Write(ttPeerID, true), decide.PlanKey, "the leader does not overwrite a plan it cannot read")
-			}
+		t.Run(tc.name+" plan is rebuilt", func(t *testing.T) {
+			s := ttReady(t)
+			s.Leader = false
+			s.Peer.App[decide.PlanKey] = tc.plan
+			d := decide.Decide(s)
+			st := ttStatus(d)
+			assert.Equal(t, decide.Waiting, st.Level)
+			assert.Contains(t, st.Message, "the leader rebuilds it on its next hook")
+			assert.Nil(t, d.Synapse, "workload untouched")
+
+			s.Leader = true
+			d = decide.Decide(s)
+			assert.Equal(t, decide.Active, ttStatus(d).Level)
+			assert.False(t, ttTouches(d.Synapse), "the rebuilt plan is what runs: nothing restarts")
+			assert.Equal(t, "synapse/0", ttPlan(t, ttApply(t, s, d).Peer.App).Main)
 		})
 	}
 }

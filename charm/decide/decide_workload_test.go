@@ -68,7 +68,7 @@ func TestChangedConfigRestartsExactlyItsReaders(t *testing.T) {
 	})
 	t.Run("a removed worker is stopped", func(t *testing.T) {
 		s := ttReady(t)
-		s.Database, s.Redis, s.DatabaseLocale = ttDatabase(), ttRedis(), ttCLocale()
+		s.Database, s.Redis, s.DatabaseLocale, s.SQLite = ttDatabase(), ttRedis(), ttCLocale(), ttEmptySQLite()
 		s = ttSettle(t, ttApply(t, s, decide.Decide(s)))
 		sender := workload.ServiceName("federation-sender-1")
 		require.True(t, s.Synapse.State.Active[sender], "a single unit with PostgreSQL and Redis runs its sender as a worker")

@@ -17,6 +17,9 @@ type Decision struct {
 	// CreateSecret asks for the application's secret to be created; its
 	// ID then goes into the peer application bag under SecretIDKey.
 	CreateSecret *NewSecret
+	// VolumeID is written on this unit's /data volume when set: it names
+	// the volume, so the unit holding the homeserver's data is found again.
+	VolumeID string
 	// AppVersion is published with application-version-set when set.
 	AppVersion string
 	// OpenPort opens nginx's port (on the hooks where Juju may need it
@@ -38,6 +41,10 @@ type Decision struct {
 	Items []Item
 	// Notes are appended to an active status.
 	Notes []string
+	// Warnings are appended to any status but blocked (whose message must
+	// lead with the fix): what an operator must know about their data
+	// whatever else the unit waits for.
+	Warnings []string
 	// Logs are lines for the unit log.
 	Logs []LogLine
 }
@@ -132,14 +139,19 @@ func (d Decision) Status() Item {
 	if len(items) > 0 {
 		best, found = items[0], true
 	}
+	var extra []string
 	if !found || best.Level == Active {
-		for _, n := range d.Notes {
-			if n != "" {
-				best.Message += "; " + n
-			}
-		}
-		best.Message = strings.TrimPrefix(best.Message, "; ")
+		extra = append(extra, d.Notes...)
 	}
+	if best.Level != Blocked {
+		extra = append(extra, d.Warnings...)
+	}
+	for _, n := range extra {
+		if n != "" {
+			best.Message += "; " + n
+		}
+	}
+	best.Message = strings.TrimPrefix(best.Message, "; ")
 	best.Message = Truncate(best.Message, MaxMessage)
 	return best
 }

@@ -53,6 +53,9 @@ func (w *modelWorld) runHook(u *modelUnit) error {
 		}
 		newSecret = &modelSecret{label: d.CreateSecret.Label, content: maps.Clone(d.CreateSecret.Content)}
 	}
+	if d.VolumeID != "" {
+		u.volume = d.VolumeID
+	}
 	var out decide.Outcome
 	if d.Synapse != nil {
 		// The plan this unit rendered: the leader's new one, else the bag's.
@@ -263,7 +266,14 @@ func (w *modelWorld) observe(u *modelUnit, h modelHook) (decide.Snapshot, error)
 	}
 	s.Image.Modules = map[string]bool{decide.S3ProviderModule: true, decide.SAMLModule: true}
 	if leader && s.Database != nil && !s.Database.Pending {
+		// Nobody registers users in the model: the SQLite database holds
+		// nothing PostgreSQL would leave behind.
 		s.DatabaseLocale = &workload.DatabaseLocale{Collate: "C", CType: "C"}
+		s.SQLite = &workload.SQLiteContent{}
+	}
+	s.Volume = u.volume
+	if u.volume == "" {
+		s.FreshVolumeID = "vol-" + strings.ReplaceAll(u.name, "/", "-")
 	}
 	return s, nil
 }

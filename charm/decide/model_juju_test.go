@@ -67,6 +67,9 @@ type modelUnit struct {
 	statusSet     bool
 	relCreated    map[string]bool
 	failNextWrite bool
+	// volume is the ID the charm wrote on the unit's /data volume (storage
+	// outlives a container restart, not the unit).
+	volume string
 }
 
 // modelRelation is a relation to a provider application.

@@ -24,12 +24,12 @@ type inputs struct {
 
 // relations reads every provider relation. It returns false when one
 // blocks (the status item says which and how to fix it).
-func (x *decider) relations() (inputs, bool) {
+func (x *decider) relations(hv homeView) (inputs, bool) {
 	s, d := x.s, x.d
 	var in inputs
 	var dbNote, mediaNote, emailNote, samlNote, backupNote string
 	var ok bool
-	if in.db, dbNote, ok = x.database(&in); !ok {
+	if in.db, dbNote, ok = x.database(&in, hv); !ok {
 		return in, false
 	}
 	if in.db == nil && x.app[DatabaseReadyKey] != "" {
@@ -68,7 +68,7 @@ func (x *decider) relations() (inputs, bool) {
 // database returns the PostgreSQL database to render, or nil for SQLite,
 // with a note for the status. The leader writes the request once and
 // gives a new, empty database the C locale Synapse requires.
-func (x *decider) database(in *inputs) (*relations.Database, string, bool) {
+func (x *decider) database(in *inputs, hv homeView) (*relations.Database, string, bool) {
 	s, d, ev := x.s, x.d, x.ev()
 	rel := s.Database
 	if rel == nil {
@@ -105,6 +105,10 @@ func (x *decider) database(in *inputs) (*relations.Database, string, bool) {
 		d.waiting(RankRelation, "cannot reach the database yet: %v", s.DatabaseLocaleErr)
 		return nil, "", false
 	}
+	if refused := x.refuseDatabase(hv, rel, marker, locale); refused != "" {
+		d.blocked(RankRelation, "%s", refused)
+		return nil, "", false
+	}
 	switch {
 	case locale.IsC():
 	case locale.Tables > 0:
@@ -118,8 +122,45 @@ func (x *decider) database(in *inputs) (*relations.Database, string, bool) {
 		d.logf("setting the locale of database %s to C (was %s/%s)", parsed.Name, locale.Collate, locale.CType)
 	}
 	x.setPeerApp(map[string]string{DatabaseReadyKey: marker})
-	d.Logs = append(d.Logs, LogLine{Level: "WARNING", Message: "switching Synapse from SQLite to PostgreSQL: data stored in SQLite (users, rooms) is not migrated"})
+	if hv.rec != nil {
+		d.Logs = append(d.Logs, LogLine{Level: "WARNING", Message: fmt.Sprintf("the homeserver's data moves to PostgreSQL database %s (it held %d tables)", marker, locale.Tables)})
+	}
 	return db, "", true
+}
+
+// refuseDatabase says why a PostgreSQL database offered after the first
+// start cannot be used, "" when it can: Synapse would start an empty
+// homeserver on an empty database while the data is elsewhere, or would
+// serve another server's data. A fresh deployment (no data anywhere yet)
+// takes any database of its own.
+func (x *decider) refuseDatabase(hv homeView, rel *RelationView, marker string, locale *workload.DatabaseLocale) string {
+	s, ev := x.s, x.ev()
+	remove := fmt.Sprintf("juju remove-relation %s:%s %s", ev.App, DatabaseEndpoint, rel.RemoteApp)
+	if locale.ForeignUsers > 0 {
+		return fmt.Sprintf("database %s holds %d users of another server than %s: integrate this homeserver's own database, or %s", marker, locale.ForeignUsers, s.Config.ServerName, remove)
+	}
+	rec := hv.rec
+	if rec == nil || locale.Tables > 0 {
+		// Nothing to lose yet, or a database already holding this
+		// server's data (ported from SQLite, restored, moved).
+		return ""
+	}
+	switch rec.Database {
+	case StoreSQLite:
+		if hv.unit == ev.Unit && s.SQLite != nil && s.SQLite.Empty() {
+			return "" // the SQLite database holds no user and no room yet
+		}
+		what := "its SQLite database"
+		if hv.unit == ev.Unit && s.SQLite != nil {
+			what = fmt.Sprintf("its SQLite database (%d users, %d rooms)", s.SQLite.Users, s.SQLite.Rooms)
+		}
+		return fmt.Sprintf("the homeserver's data is %s on %s; the empty database %s would start an empty homeserver: port the data with synapse_port_db first (see the README), or %s", what, rec.Unit, marker, remove)
+	case StorePostgreSQL:
+		if rec.Postgres != marker {
+			return fmt.Sprintf("the homeserver's data is in database %s; %s is empty: integrate the PostgreSQL that holds %s again, or restore it into %s (postgresql-k8s restore), or %s", rec.Postgres, marker, rec.Postgres, marker, remove)
+		}
+	}
+	return ""
 }
 
 // malformed blocks on provider data the charm cannot use, naming the

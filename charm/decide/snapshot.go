@@ -20,6 +20,11 @@ type Snapshot struct {
 	Address string
 	// Peer is the peer relation, nil before Juju has created it.
 	Peer *PeerView
+	// Goal is this application's units as goal-state lists them, with
+	// their goal status ("active", "dying", ...); read by the leader, nil
+	// when not read. A peer missing from it, or dying, has left even when
+	// its relation-departed never arrives.
+	Goal map[string]string
 	// The relations to provider applications (the first of each endpoint),
 	// nil when not integrated.
 	Database, Redis, Media, Ingress, Logging, Backup, SMTP, NginxRoute, SAML *RelationView
@@ -40,6 +45,13 @@ type Snapshot struct {
 	DatabaseLocale *workload.DatabaseLocale
 	// DatabaseLocaleErr says why the locale could not be read.
 	DatabaseLocaleErr error
+	// SQLite is what this unit's SQLite database holds, read with the
+	// locale when a new PostgreSQL database is offered; nil when not read.
+	SQLite *workload.SQLiteContent
+	// Volume is the ID the charm wrote on this unit's /data volume, ""
+	// when none yet (or Pebble does not answer); FreshVolumeID is a new
+	// random ID to write then.
+	Volume, FreshVolumeID string
 	// Exporter is the nginx exporter program to ship into the nginx
 	// container, nil for none.
 	Exporter *workload.Executable

@@ -85,8 +85,9 @@ type View struct {
 	// Current is the plan in the peer bag, nil before the first.
 	Current *Plan
 	// PreferredMain is where a new main goes when there is no current
-	// plan or its main is not live (the unit holding another charm's
-	// data after a switch). Ignored when not live.
+	// plan or its main is not live: the unit whose volume holds the
+	// homeserver's data, or the main a previous charm chose. Ignored when
+	// not live.
 	PreferredMain string
 	// Cluster is true when PostgreSQL and Redis are available, so workers
 	// can run; without them the main runs alone as a monolith.
@@ -423,17 +424,25 @@ func Decode(s string) (*Plan, error) {
 			Version int `json:"version"`
 		}
 		if json.Unmarshal([]byte(s), &probe) == nil && probe.Version > SchemaVersion {
-			return nil, fmt.Errorf("plan version %d is newer than this charm understands (%d): refresh the charm to the revision the leader runs", probe.Version, SchemaVersion)
+			return nil, &NewerError{Version: probe.Version}
 		}
 		return nil, fmt.Errorf("malformed plan: %w", err)
 	}
 	if p.Version > SchemaVersion {
-		return nil, fmt.Errorf("plan version %d is newer than this charm understands (%d): refresh the charm to the revision the leader runs", p.Version, SchemaVersion)
+		return nil, &NewerError{Version: p.Version}
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// NewerError is Decode's error for a plan written by a newer charm
+// revision: only a refresh to that revision can read it.
+type NewerError struct{ Version int }
+
+func (e *NewerError) Error() string {
+	return fmt.Sprintf("plan version %d is newer than this charm understands (%d): refresh the charm to the revision the leader runs", e.Version, SchemaVersion)
 }
 
 // Validate checks the rules Synapse and the charm rely on.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/canonical/pebble/client"
@@ -36,26 +37,31 @@ cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema N
 tables = cur.fetchone()[0]
 cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
 row = cur.fetchone()
-print(json.dumps({"collate": coll, "ctype": ctype, "tables": tables, "superuser": bool(row and row[0])}))
+foreign = 0
+cur.execute("SELECT to_regclass('public.users') IS NOT NULL")
+if cur.fetchone()[0]:
+    cur.execute("SELECT count(*) FROM users WHERE name NOT LIKE %s", ("%:" + p["server_name"].replace("%", r"\%").replace("_", r"\_"),))
+    foreign = cur.fetchone()[0]
+print(json.dumps({"collate": coll, "ctype": ctype, "tables": tables, "superuser": bool(row and row[0]), "foreign_users": foreign}))
 `
 
 // CheckDatabaseLocale reads the database's collation and ctype, whether it
-// holds tables, and whether our user may change the locale. It changes
-// nothing.
-func CheckDatabaseLocale(ctx context.Context, c *client.Client, db *relations.Database) (DatabaseLocale, error) {
-	return runLocale(ctx, c, db, "check")
+// holds tables or users of another server_name, and whether our user may
+// change the locale. It changes nothing.
+func CheckDatabaseLocale(ctx context.Context, c *client.Client, db *relations.Database, serverName string) (DatabaseLocale, error) {
+	return runLocale(ctx, c, db, serverName, "check")
 }
 
 // FixDatabaseLocale gives an empty database the C collation and ctype that
 // Synapse requires (postgresql-k8s creates databases with the cluster's
 // default locale), and returns the locale it then has.
-func FixDatabaseLocale(ctx context.Context, c *client.Client, db *relations.Database) (DatabaseLocale, error) {
-	return runLocale(ctx, c, db, "fix")
+func FixDatabaseLocale(ctx context.Context, c *client.Client, db *relations.Database, serverName string) (DatabaseLocale, error) {
+	return runLocale(ctx, c, db, serverName, "fix")
 }
 
-func runLocale(ctx context.Context, c *client.Client, db *relations.Database, mode string) (DatabaseLocale, error) {
+func runLocale(ctx context.Context, c *client.Client, db *relations.Database, serverName, mode string) (DatabaseLocale, error) {
 	in, err := json.Marshal(map[string]any{
-		"host": db.Host, "port": db.Port, "user": db.User, "password": db.Password, "database": db.Name, "mode": mode,
+		"host": db.Host, "port": db.Port, "user": db.User, "password": db.Password, "database": db.Name, "mode": mode, "server_name": serverName,
 	})
 	if err != nil {
 		return DatabaseLocale{}, err
@@ -87,4 +93,64 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// sqliteScript counts what a SQLite database holds; a missing database
+// holds nothing.
+const sqliteScript = `
+import json, os, sqlite3, sys
+path = sys.argv[1]
+out = {"users": 0, "rooms": 0}
+if os.path.exists(path):
+    conn = sqlite3.connect("file:" + path + "?mode=ro", uri=True, timeout=30)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "users" in names:
+        out["users"] = conn.execute("SELECT count(*) FROM users").fetchone()[0]
+    if "rooms" in names:
+        out["rooms"] = conn.execute("SELECT count(*) FROM rooms").fetchone()[0]
+print(json.dumps(out))
+`
+
+// SQLiteContent counts the users and rooms of the unit's SQLite database,
+// read-only while Synapse runs.
+func SQLiteContent(ctx context.Context, c *client.Client) (workload.SQLiteContent, error) {
+	var stdout, stderr bytes.Buffer
+	proc, err := c.Exec(&client.ExecOptions{
+		Command: []string{"python3", "-c", sqliteScript, workload.SQLitePath},
+		Stdout:  &stdout,
+		Stderr:  &stderr,
+		Timeout: time.Minute,
+	})
+	if err != nil {
+		return workload.SQLiteContent{}, fmt.Errorf("read the SQLite database: %w", err)
+	}
+	if err := proc.Wait(); err != nil {
+		return workload.SQLiteContent{}, fmt.Errorf("read the SQLite database: %w: %s", err, lastLine(stderr.String()))
+	}
+	var out workload.SQLiteContent
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		return workload.SQLiteContent{}, fmt.Errorf("read the SQLite database: unexpected output %q", stdout.String())
+	}
+	return out, nil
+}
+
+// VolumeID reads the ID the charm wrote on this unit's /data volume, ""
+// when there is none yet.
+func VolumeID(c *client.Client) (string, error) {
+	var buf bytes.Buffer
+	if err := c.Pull(&client.PullOptions{Path: workload.VolumeIDPath, Target: &buf}); err != nil {
+		if isNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("read %s: %w", workload.VolumeIDPath, err)
+	}
+	return strings.TrimSpace(buf.String()), nil
+}
+
+// WriteVolumeID names this unit's /data volume.
+func WriteVolumeID(c *client.Client, id string) error {
+	if err := c.Push(&client.PushOptions{Source: strings.NewReader(id + "\n"), Path: workload.VolumeIDPath, Permissions: 0o644}); err != nil {
+		return fmt.Errorf("write %s: %w", workload.VolumeIDPath, err)
+	}
+	return nil
 }
