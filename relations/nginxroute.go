@@ -1,6 +1,7 @@
 package relations
 
 import (
+	"net/url"
 	"strconv"
 )
 
@@ -44,4 +45,17 @@ func (r NginxRoute) AppData() map[string]string {
 		data["proxy-read-timeout"] = strconv.Itoa(r.ReadTimeoutSeconds)
 	}
 	return data
+}
+
+// NginxRouteHostname is the host clients reach: public_baseurl's host when
+// set (often matrix.example.com while server_name is example.com), else
+// server_name without a port.
+func NginxRouteHostname(publicBaseURL, serverName string) string {
+	if u, err := url.Parse(publicBaseURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	if u, err := url.Parse("//" + serverName); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return serverName
 }

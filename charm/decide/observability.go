@@ -1,7 +1,6 @@
 package decide
 
 import (
-	"net/url"
 	"sort"
 	"strings"
 
@@ -89,7 +88,7 @@ func (x *decider) publishNginxRoute() {
 		return
 	}
 	want := relations.NginxRoute{
-		Hostname:           nginxRouteHostname(s.Config),
+		Hostname:           relations.NginxRouteHostname(s.Config.PublicBaseURL, s.Config.ServerName),
 		Service:            ev.App,
 		Namespace:          ev.Model,
 		Port:               workload.NginxPort,
@@ -97,19 +96,6 @@ func (x *decider) publishNginxRoute() {
 	}
 	want.MaxBodyBytes, _ = config.SizeBytes(s.Config.MaxUploadSize)
 	x.d.set(rel.ID, true, rel.Local, want.AppData())
-}
-
-// nginxRouteHostname is the host clients reach: public_baseurl's host when
-// set (often matrix.example.com while server_name is example.com), else
-// server_name without a port.
-func nginxRouteHostname(c config.Config) string {
-	if u, err := url.Parse(c.PublicBaseURL); err == nil && u.Hostname() != "" {
-		return u.Hostname()
-	}
-	if u, err := url.Parse("//" + c.ServerName); err == nil && u.Hostname() != "" {
-		return u.Hostname()
-	}
-	return c.ServerName
 }
 
 // nginx decides this unit's router from the plan and the addresses the
