@@ -8,7 +8,10 @@
 // receive, Memory parses them as the tools do and enforces Juju's rules
 // (only the leader writes the application bag, unknown relation IDs fail,
 // secret keys are validated, and so on). So a test through Memory exercises
-// the same code path as production.
+// the same code path as production. The relation and secret tools, and the
+// command-line parsing, are tests/jujuc's: the one implementation of those
+// rules, which the simulator in tests/sim serves as well; Memory is its
+// in-process host, applying writes at once.
 //
 //	m := jujutest.NewMemory("synapse/0")
 //	m.SetLeader(true)
