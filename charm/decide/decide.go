@@ -68,7 +68,7 @@ func Decide(s Snapshot) Decision {
 		// Juju runs a leaving unit's teardown hooks (and keeps it leader
 		// through them): it must not plan, start anything or take the
 		// main; the units that stay do.
-		x.d.add(Maintenance, RankSetup, "this unit is leaving the application (%s): the units that stay serve", s.Event.Kind)
+		x.d.add(Maintenance, RankSetup, "%s", leavingMessage(s.Event.Kind))
 		return *x.d
 	}
 	x.run()
@@ -88,6 +88,19 @@ func (x *decider) departing() bool {
 		return gone(x.s.Goal, ev.Unit)
 	}
 	return false
+}
+
+// leavingMessage says what a unit on its way out is doing. Its containers
+// may already be gone (Pebble no longer answers in stop), so nothing here
+// depends on them.
+func leavingMessage(kind string) string {
+	switch kind {
+	case "stop":
+		return "stopping: this unit is being removed or its pod recreated (juju status shows which); the other units serve"
+	case "remove":
+		return "removed from the application: the other units serve"
+	}
+	return "this unit is leaving the application: the units that stay serve"
 }
 
 // livePeers drops the peers goal-state says have left (absent, dying or
