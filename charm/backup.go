@@ -452,9 +452,13 @@ func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[s
 		// The database is elsewhere: add the media files back, keep the
 		// ones uploaded since (the database refers to them).
 		c.actionLog(ctx, "extracted %d files; adding the media files to the media store", staged.Files)
-		if err := container.SwapRestore(ctx, pc, false); err != nil {
-			_ = container.DiscardRestore(pc)
-			return nil, err
+		if err := container.BeginRestore(ctx, pc, false, id); err != nil {
+			_ = container.RollBackRestore(ctx, pc)
+			return nil, fmt.Errorf("backup %s: %w; nothing was changed", id, err)
+		}
+		if err := container.SwapRestore(ctx, pc); err != nil {
+			_ = container.RollBackRestore(ctx, pc)
+			return nil, fmt.Errorf("backup %s: %w; the media files added so far stay", id, err)
 		}
 		out["restored"] = "media files"
 		switch {
@@ -468,14 +472,22 @@ func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[s
 	}
 	c.actionLog(ctx, "extracted %d files; stopping synapse to swap the database and the media store", staged.Files)
 
+	// From here the swap is journaled on /data: if this action is killed,
+	// the next hook rolls it back or completes it before starting Synapse.
+	if err := container.BeginRestore(ctx, pc, true, id); err != nil {
+		_ = container.RollBackRestore(ctx, pc)
+		return nil, fmt.Errorf("backup %s: %w; nothing was changed", id, err)
+	}
 	stopped, err := container.StopActive(pc, c.opts.ChangeTimeout)
 	if err != nil {
+		_ = container.RollBackRestore(ctx, pc)
 		_ = container.StartServices(pc, stopped, c.opts.ChangeTimeout)
-		_ = container.DiscardRestore(pc)
 		return nil, fmt.Errorf("stop synapse before the restore: %w; nothing was changed", err)
 	}
-	if err := container.SwapRestore(ctx, pc, true); err != nil {
-		_ = container.DiscardRestore(pc)
+	if err := container.SwapRestore(ctx, pc); err != nil {
+		if rerr := container.RollBackRestore(ctx, pc); rerr != nil {
+			return nil, fmt.Errorf("restore %s failed (%w), and putting the previous data back failed too (%w): synapse stays stopped until a hook completes or rolls back the restore journaled in %s", id, err, rerr, workload.DataDir)
+		}
 		if serr := container.StartServices(pc, stopped, c.opts.ChangeTimeout); serr != nil {
 			return nil, fmt.Errorf("restore %s failed and synapse did not start again on its previous data: %w; %w", id, err, serr)
 		}

@@ -327,6 +327,8 @@ func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
 	}
 	if !s.Synapse.Reachable {
 		c.logf("pebble in %s not reachable", workload.SynapseContainer)
+	} else if s.RestorePending, err = container.PendingRestore(pc); err != nil {
+		return err
 	}
 	npc, err := c.pebble(workload.NginxContainer)
 	if err != nil {

@@ -62,6 +62,11 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 			return err
 		}
 	}
+	if d.RecoverRestore != "" {
+		if err := c.recoverRestore(ctx, s, d.RecoverRestore); err != nil {
+			return err
+		}
+	}
 	var out decide.Outcome
 	if d.Synapse != nil {
 		pc, err := c.pebble(workload.SynapseContainer)

@@ -72,6 +72,7 @@ func Decide(s Snapshot) Decision {
 		return *x.d
 	}
 	x.run()
+	x.restore()
 	return *x.d
 }
 

@@ -47,6 +47,9 @@ type Decision struct {
 	Warnings []string
 	// Logs are lines for the unit log.
 	Logs []LogLine
+	// RecoverRestore rolls back or completes a restore-backup found half
+	// done, before the synapse container is applied; "" for none.
+	RecoverRestore workload.RestoreRecovery
 }
 
 // BagWrite is a write to one relation bag.

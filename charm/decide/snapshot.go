@@ -55,6 +55,9 @@ type Snapshot struct {
 	// Exporter is the nginx exporter program to ship into the nginx
 	// container, nil for none.
 	Exporter *workload.Executable
+	// RestorePending is the phase of a restore-backup that did not finish
+	// on this unit's volume, "" when none (or Pebble does not answer).
+	RestorePending workload.RestorePhase
 }
 
 // Event is the hook being run, as the decisions need it.

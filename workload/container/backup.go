@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/canonical/pebble/client"
+	"gopkg.in/yaml.v3"
 
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
@@ -227,74 +228,6 @@ func DiscardRestore(c *client.Client) error {
 	return nil
 }
 
-// swapScript moves the staged data into place. In "replace" mode (SQLite,
-// Synapse stopped) the database, its WAL and the whole media store are
-// swapped for the staged ones; in "merge" mode (PostgreSQL) the staged
-// media files are added to the live store, replacing same-named files
-// only. Any failure moves everything back.
-const swapScript = `
-import os, shutil, sys
-stage, old, db, media, mode = sys.argv[1:6]
-shutil.rmtree(old, ignore_errors=True)
-os.makedirs(old, mode=0o700)
-moves = []
-def move(src, dst):
-    os.replace(src, dst)
-    moves.append((src, dst))
-try:
-    sdb, smedia = os.path.join(stage, "homeserver.db"), os.path.join(stage, "media_store")
-    if mode == "replace":
-        if os.path.exists(sdb):
-            for suffix in ("-wal", "-shm", "-journal", ""):
-                if os.path.exists(db + suffix):
-                    move(db + suffix, os.path.join(old, "homeserver.db" + suffix))
-            move(sdb, db)
-        if os.path.exists(media):
-            move(media, os.path.join(old, "media_store"))
-        if not os.path.isdir(smedia):
-            os.makedirs(smedia, mode=0o755)
-        move(smedia, media)
-    else:
-        for root, dirs, files in os.walk(smedia):
-            rel = os.path.relpath(root, smedia)
-            target = os.path.normpath(os.path.join(media, rel))
-            if not os.path.isdir(target):
-                os.makedirs(target, mode=0o755)
-                st = os.stat(root)
-                os.chown(target, st.st_uid, st.st_gid)
-            for f in files:
-                os.replace(os.path.join(root, f), os.path.join(target, f))
-except BaseException:
-    for src, dst in reversed(moves):
-        os.replace(dst, src)
-    raise
-shutil.rmtree(old, ignore_errors=True)
-shutil.rmtree(stage, ignore_errors=True)
-`
-
-// SwapRestore moves the staged restore into place: replace (the database
-// and the media store, with Synapse stopped) or, when replace is false,
-// merge the staged media files into the live media store.
-func SwapRestore(ctx context.Context, c *client.Client, replace bool) error {
-	mode := "merge"
-	if replace {
-		mode = "replace"
-	}
-	var stderr bytes.Buffer
-	proc, err := c.Exec(&client.ExecOptions{
-		Command: []string{"python3", "-c", swapScript, restoreStageDir, restoreOldDir, workload.SQLitePath, workload.MediaStorePath, mode},
-		Stderr:  &stderr,
-		Timeout: 10 * time.Minute,
-	})
-	if err != nil {
-		return fmt.Errorf("start moving the restored data in place: %w", err)
-	}
-	if err := waitExec(ctx, proc); err != nil {
-		return fmt.Errorf("move the restored data in place: %w: %s", err, lastLine(stderr.String()))
-	}
-	return nil
-}
-
 // StopActive stops every active service of the container and returns
 // their names, so StartServices can start exactly those again.
 func StopActive(c *client.Client, timeout time.Duration) ([]string, error) {
@@ -335,9 +268,36 @@ func StartServices(c *client.Client, names []string, timeout time.Duration) erro
 }
 
 // UsesPostgres reports whether this unit's Synapse runs on PostgreSQL, as
-// its configuration file says.
+// the database section of its configuration file says.
 func UsesPostgres(c *client.Client) (bool, error) {
-	return FileContains(c, workload.HomeserverPath, "psycopg2")
+	var buf bytes.Buffer
+	if err := c.Pull(&client.PullOptions{Path: workload.HomeserverPath, Target: &buf}); err != nil {
+		if isNotFound(err) {
+			return false, fmt.Errorf("synapse is not configured on this unit yet (no %s)", workload.HomeserverPath)
+		}
+		return false, fmt.Errorf("read %s: %w", workload.HomeserverPath, err)
+	}
+	return usesPostgres(buf.Bytes())
+}
+
+// usesPostgres reads database.name from a homeserver.yaml: psycopg2
+// (PostgreSQL) or sqlite3.
+func usesPostgres(homeserver []byte) (bool, error) {
+	var hs struct {
+		Database struct {
+			Name string `yaml:"name"`
+		} `yaml:"database"`
+	}
+	if err := yaml.Unmarshal(homeserver, &hs); err != nil {
+		return false, fmt.Errorf("parse %s: %w", workload.HomeserverPath, err)
+	}
+	switch hs.Database.Name {
+	case "psycopg2":
+		return true, nil
+	case "sqlite3":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: database.name is %q, neither sqlite3 nor psycopg2", workload.HomeserverPath, hs.Database.Name)
 }
 
 // waitExec waits for an exec'd process, killing it when ctx ends first.
