@@ -118,8 +118,9 @@ func (c *charm) backupStore(s *decide.Snapshot) (*backupStore, error) {
 
 // openBackupStore starts a backup action: it checks the backup-id
 // parameter when the action takes one, then observes the unit and returns
-// the backup store.
-func (c *charm) openBackupStore(ctx context.Context, params map[string]any, withID bool) (*backupStore, string, error) {
+// the backup store. With onData, the action reads or writes this unit's
+// volume and runs only on the unit that holds the data.
+func (c *charm) openBackupStore(ctx context.Context, params map[string]any, withID, onData bool) (*backupStore, string, error) {
 	id, _ := params["backup-id"].(string)
 	if withID && !backupIDRE.MatchString(id) {
 		return nil, "", fmt.Errorf("backup-id %q is not a backup id (20 digits, as list-backups shows them)", id)
@@ -127,6 +128,11 @@ func (c *charm) openBackupStore(ctx context.Context, params map[string]any, with
 	s, err := c.observe(ctx, false)
 	if err != nil {
 		return nil, "", err
+	}
+	if onData {
+		if err := dataUnit(s); err != nil {
+			return nil, "", err
+		}
 	}
 	store, err := c.backupStore(s)
 	if err != nil {
@@ -169,7 +175,7 @@ func decrypt(r io.Reader, passphrase []byte) (io.Reader, error) {
 }
 
 func (c *charm) createBackup(ctx context.Context, params map[string]any) (map[string]string, error) {
-	store, _, err := c.openBackupStore(ctx, params, false)
+	store, _, err := c.openBackupStore(ctx, params, false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +269,7 @@ type backupInfo struct {
 }
 
 func (c *charm) listBackups(ctx context.Context, params map[string]any) (map[string]string, error) {
-	store, _, err := c.openBackupStore(ctx, params, false)
+	store, _, err := c.openBackupStore(ctx, params, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +337,7 @@ func humanBytes(n int64) string {
 }
 
 func (c *charm) deleteBackup(ctx context.Context, params map[string]any) (map[string]string, error) {
-	store, id, err := c.openBackupStore(ctx, params, true)
+	store, id, err := c.openBackupStore(ctx, params, true, false)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +376,7 @@ func (s *streamErr) Read(p []byte) (int, error) {
 }
 
 func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[string]string, error) {
-	store, id, err := c.openBackupStore(ctx, params, true)
+	store, id, err := c.openBackupStore(ctx, params, true, true)
 	if err != nil {
 		return nil, err
 	}
