@@ -82,8 +82,16 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 				return fmt.Errorf("set the database locale: still %s/%s", locale.Collate, locale.CType)
 			}
 		}
-		if out.Synapse, err = c.apply(ctx, pc, d.Synapse); err != nil {
+		// Synapse loads the new configuration of every process about to
+		// (re)start before anything is pushed: a configuration it rejects
+		// never replaces a running one.
+		if out.Rejected, err = container.CheckConfig(ctx, pc, d.Synapse.Want.Files, d.Synapse.Checks); err != nil {
 			return err
+		}
+		if len(out.Rejected) == 0 {
+			if out.Synapse, err = c.apply(ctx, pc, d.Synapse); err != nil {
+				return err
+			}
 		}
 	}
 	if d.Nginx != nil {

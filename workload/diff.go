@@ -27,6 +27,9 @@ type Changes struct {
 	StopChecks []string
 	// Stop, Restart and Start are run in that order.
 	Stop, Restart, Start []string
+	// Redefined are the enabled services whose definition (and so the
+	// files they read) differs from the plan's, or that are new to it.
+	Redefined []string
 	// Reload maps each running service that keeps running to the files
 	// whose change it applies on SIGHUP.
 	Reload map[string][]string
@@ -109,7 +112,11 @@ func Diff(st PebbleState, want Container) Changes {
 			}
 		case svc.Startup != "enabled":
 		case changed && st.Active[name]:
+			ch.Redefined = append(ch.Redefined, name)
 			ch.Restart = append(ch.Restart, name)
+		case changed:
+			ch.Redefined = append(ch.Redefined, name)
+			ch.Start = append(ch.Start, name)
 		case !st.Active[name]:
 			ch.Start = append(ch.Start, name)
 		}
@@ -117,6 +124,7 @@ func Diff(st PebbleState, want Container) Changes {
 	sort.Strings(ch.Stop)
 	sort.Strings(ch.Restart)
 	sort.Strings(ch.Start)
+	sort.Strings(ch.Redefined)
 	for name, files := range want.Reload {
 		if st.Active[name] && !contains(ch.Restart, name) && !contains(ch.Start, name) {
 			if ch.Reload == nil {

@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/synapse-charm/synapse-k8s-go/workload"
@@ -14,12 +15,28 @@ type Outcome struct {
 	Synapse *workload.Readiness
 	// Nginx is the nginx container's readiness; nil when not applied.
 	Nginx *workload.Readiness
+	// Rejected is Synapse's message per process whose new configuration
+	// it refused to load: then nothing of the synapse container changed.
+	Rejected map[string]string
 }
 
 // Conclude completes a decision with what its execution found: the Ready
 // of this unit's report and the status items of the workload.
 func Conclude(d Decision, o Outcome) Decision {
 	d.Items = append([]Item(nil), d.Items...)
+	if len(o.Rejected) > 0 {
+		// Every running process keeps the configuration it runs; the
+		// unit reports nothing new, so workers do not act on it either.
+		names := make([]string, 0, len(o.Rejected))
+		for n := range o.Rejected {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		d.Report, d.ReadyFromSynapse = nil, false
+		d.blocked(RankConfig, "Synapse rejects the new configuration of %s, so nothing was restarted: %s: correct the option or relation it names (juju config %s ...)",
+			strings.Join(names, ", "), Truncate(o.Rejected[names[0]], 240), d.app)
+		return d
+	}
 	if d.Report != nil && d.ReadyFromSynapse {
 		r := *d.Report
 		r.Ready = o.Synapse != nil && len(o.Synapse.Failed) == 0 && len(o.Synapse.NotReady) == 0

@@ -63,7 +63,7 @@ const (
 // Decide computes what one hook does from what it observed.
 func Decide(s Snapshot) Decision {
 	s.Peer = livePeers(s.Peer, s.Goal)
-	x := &decider{s: &s, d: &Decision{}}
+	x := &decider{s: &s, d: &Decision{app: s.Event.App}}
 	if x.departing() {
 		// Juju runs a leaving unit's teardown hooks (and keeps it leader
 		// through them): it must not plan, start anything or take the
@@ -394,7 +394,8 @@ func (x *decider) workload(plan topology.Plan, hv homeView, in inputs, secrets w
 }
 
 func (x *decider) applySynapse(want workload.Container) {
-	x.d.Synapse = &ContainerPlan{Want: want, Changes: workload.Diff(x.s.Synapse.State, want)}
+	ch := workload.Diff(x.s.Synapse.State, want)
+	x.d.Synapse = &ContainerPlan{Want: want, Changes: ch, Checks: workload.ConfigChecks(want, ch)}
 }
 
 // senderState is the senders epoch a unit has stopped for and runs.

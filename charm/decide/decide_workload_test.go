@@ -199,3 +199,23 @@ func TestStatusPriority(t *testing.T) {
 		assert.LessOrEqual(t, len(st.Message), decide.MaxMessage)
 	})
 }
+
+// A configuration the image's Synapse rejects never reaches a restart: the
+// unit blocks with Synapse's message and reports nothing new.
+func TestRejectedConfigurationRestartsNothing(t *testing.T) {
+	s := ttReady(t)
+	s.Config = ttConfig(t, map[string]any{"public_baseurl": "https://chat.example.com/"})
+	d := decide.Decide(s)
+	require.NotNil(t, d.Synapse)
+	require.Equal(t, []workload.ConfigCheck{{Service: workload.MainService, ConfigPaths: []string{workload.HomeserverPath}}}, d.Synapse.Checks,
+		"the restarting process is checked")
+	d = decide.Conclude(d, decide.Outcome{Rejected: map[string]string{workload.MainService: "Error in configuration at 'listeners': " + strings.Repeat("x", 2000)}})
+	st := d.Status()
+	assert.Equal(t, decide.Blocked, st.Level)
+	assert.True(t, ttHas(st.Message, "Synapse rejects the new configuration of synapse", "nothing was restarted", "Error in configuration at 'listeners'", "juju config synapse"), st.Message)
+	assert.LessOrEqual(t, len(st.Message), decide.MaxMessage)
+	assert.Nil(t, d.Report, "the unit does not claim the new plan")
+
+	settled := decide.Decide(ttReady(t))
+	assert.Empty(t, settled.Synapse.Checks, "a hook that restarts nothing checks nothing")
+}

@@ -47,6 +47,8 @@ type Decision struct {
 	Warnings []string
 	// Logs are lines for the unit log.
 	Logs []LogLine
+	// app names the application in the commands Conclude's statuses give.
+	app string
 	// RecoverRestore rolls back or completes a restore-backup found half
 	// done, before the synapse container is applied; "" for none.
 	RecoverRestore workload.RestoreRecovery
@@ -72,6 +74,10 @@ type NewSecret struct {
 type ContainerPlan struct {
 	Want    workload.Container
 	Changes workload.Changes
+	// Checks are the processes whose configuration the image's Synapse
+	// loads before any file is pushed or process restarted: the ones that
+	// start or restart (none on a hook that changes nothing).
+	Checks []workload.ConfigCheck
 }
 
 // LogLine is a line for the unit log: Level "" is the charm's own stderr,
