@@ -10,6 +10,7 @@ import (
 
 	"github.com/canonical/pebble/client"
 
+	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 )
 
@@ -47,6 +48,10 @@ type Options struct {
 	// nginx container to serve nginx's counters to Prometheus. Empty runs
 	// no exporter and publishes no nginx scrape job.
 	Exporter string
+	// AlterDecision changes each hook's decision before it is executed.
+	// A test seam only, to inject what the decisions never produce (a
+	// render bug Synapse must refuse); production leaves it nil.
+	AlterDecision func(*decide.Decision)
 }
 
 func (o *Options) defaults() {

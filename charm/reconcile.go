@@ -19,7 +19,11 @@ func (c *charm) reconcile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
-	return c.execute(ctx, s, decide.Decide(*s))
+	d := decide.Decide(*s)
+	if c.opts.AlterDecision != nil {
+		c.opts.AlterDecision(&d)
+	}
+	return c.execute(ctx, s, d)
 }
 
 // execute carries out a decision: the secret, the database's locale, the
