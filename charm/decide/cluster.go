@@ -109,10 +109,14 @@ func (x *decider) sendersBarrier(plan topology.Plan) (senderState, string) {
 		return senderState{epoch, epoch}, ""
 	}
 	for _, p := range plan.Processes {
-		if p.Unit == x.ev().Unit {
+		bag, live := x.s.Peer.Units[p.Unit]
+		if p.Unit == x.ev().Unit || !live {
+			// A unit no longer in the relation (or that goal-state says
+			// left) is being torn down and will run no hook to report:
+			// waiting for it would hold federation sending forever.
 			continue
 		}
-		r, _ := relations.ParseUnitReport(x.s.Peer.Units[p.Unit])
+		r, _ := relations.ParseUnitReport(bag)
 		if r.SendersStopped < epoch {
 			// This unit stops its senders now and reports it; it starts
 			// the new set once every unit has.

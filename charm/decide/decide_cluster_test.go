@@ -2,6 +2,7 @@ package decide_test
 
 import (
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -223,4 +224,23 @@ func TestFederationSendersBarrier(t *testing.T) {
 		assert.Equal(t, 2, d.Report.SendersStopped, "applying the plan stops whatever it ran of the old set")
 		assert.Equal(t, 2, d.Report.SendersRunning)
 	})
+}
+
+// Issue 14: no barrier waits on the dead. A unit the plan still names but
+// that is no longer in the relation will run no hook to report.
+func TestSendersBarrierWaitsOnlyForLiveUnits(t *testing.T) {
+	leader, worker := ttTwoUnits(t, map[string]any{"federation_senders": 1})
+	w := ttClone(worker)
+	w.Config = ttConfig(t, map[string]any{"federation_senders": 2})
+	l := ttSettle(t, func() decide.Snapshot { l := ttClone(leader); l.Config = w.Config; return l }())
+	w.Peer.App = ttBag(l.Peer.App)
+	w.Peer.Units["synapse/0"] = ttBag(l.Peer.Own)
+	w.Peer.Units["synapse/0"][relations.PeerKeySendersStopped] = "0"
+	d := decide.Decide(w)
+	if !strings.Contains(ttStatus(d).Message, "federation senders restart together") {
+		t.Skipf("this plan holds no sender on synapse/1: %s", ttStatus(d).Message)
+	}
+	delete(w.Peer.Units, "synapse/0")
+	d = decide.Decide(w)
+	assert.NotContains(t, ttStatus(d).Message, "federation senders restart together", "a unit gone from the relation is not waited for")
 }
