@@ -363,6 +363,7 @@ var addedOptions = map[string]metaOption{
 	"keep_singletons_on_main": {"boolean", false},
 	"max_processes_per_unit":  {"int", int64(4)},
 	"max_upload_size":         {"string", "50M"},
+	"trusted_proxies":         {"string", nil},
 }
 
 func metaReadConfig(t *testing.T) *jujucharm.Config {

@@ -351,6 +351,12 @@ func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
 			return err
 		}
 	}
+	// Synapse runs as its own user: the image must have it (one read).
+	hasUser, err := container.HasUserID(pc, workload.SynapseUserID)
+	if err != nil {
+		return err
+	}
+	s.Image.NoSynapseUser = !hasUser
 	// The version is asked from the image when the container may have
 	// changed (a new pod, a new image), else taken from the last report.
 	s.Image.SynapseVersion = s.Peer.Own[relations.PeerKeySynapseVersion]

@@ -15,6 +15,25 @@ type File struct {
 	Content []byte
 	// Mode is the file's permission bits (0600 for secrets).
 	Mode fs.FileMode
+	// Owner, when set, owns the file; nil leaves it to Pebble (root).
+	// A file that only its process's user may read (a secret of mode
+	// 0600) is owned by that user.
+	Owner *Owner
+}
+
+// Owner is a file's owning user and group, by ID.
+type Owner struct {
+	UserID, GroupID int
+}
+
+// Writable is a path a service writes (its data), with the owner it
+// needs. Execute gives it, recursively, to that owner when it belongs to
+// someone else: data left by a process that ran as root.
+type Writable struct {
+	Path  string
+	Owner Owner
+	// Recursive covers what the path holds; otherwise only the path.
+	Recursive bool
 }
 
 // HashFiles returns a digest of paths and contents. A service's environment

@@ -49,6 +49,10 @@ type Service struct {
 	After          []string          `yaml:"after,omitempty"`
 	OnCheckFailure map[string]string `yaml:"on-check-failure,omitempty"`
 	KillDelay      string            `yaml:"kill-delay,omitempty"`
+	// UserID and GroupID run the service as that user and group (Pebble
+	// itself runs as root); nil runs it as root.
+	UserID  *int `yaml:"user-id,omitempty"`
+	GroupID *int `yaml:"group-id,omitempty"`
 }
 
 // Check is a Pebble health check definition.
@@ -105,6 +109,9 @@ type Container struct {
 	// unit (PostgreSQL, Redis) to how the status names it; Ready reports
 	// those that are down.
 	DependencyChecks map[string]string
+	// Writable are the paths the services write, with the owner they
+	// need; Execute fixes an owner that differs before starting them.
+	Writable []Writable
 	// Executables are programs copied from the charm container, pushed
 	// only when missing: their Path carries a version, so an existing file
 	// is the right one and is never read back. A pruned directory keeps

@@ -50,6 +50,11 @@ type NginxInput struct {
 	// MaxUploadSize is the request body limit (config max_upload_size,
 	// e.g. "50M").
 	MaxUploadSize string
+	// TrustedProxies are the address ranges (CIDR) of the proxies in
+	// front of nginx (the ingress, config trusted_proxies): only a request
+	// from one of them may name the client's address (X-Forwarded-For)
+	// and the scheme and host it used. Any other peer is the client.
+	TrustedProxies []string
 	// Exporter is the program serving nginx's counters to Prometheus
 	// (the charm's own binary, see package nginxexporter); nil runs none.
 	Exporter *Executable
@@ -90,6 +95,11 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	}
 	if !sizeValue.MatchString(in.MaxUploadSize) {
 		return nil, fmt.Errorf("render nginx.conf: max upload size %q is not a size such as 50M", in.MaxUploadSize)
+	}
+	for _, cidr := range in.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			return nil, fmt.Errorf("render nginx.conf: trusted proxy %q is not a CIDR range", cidr)
+		}
 	}
 	procs := in.Processes
 	if procs == nil {
@@ -192,13 +202,31 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	w("http {")
 	w("    server_tokens off;")
 	w("    # No query string in the log: it may carry an access_token.")
-	w(`    log_format synapse '$remote_addr "$http_x_forwarded_for" [$time_local] "$request_method $uri $server_protocol" $status $body_bytes_sent $request_time upstream=$upstream_addr';`)
+	w(`    log_format synapse '$remote_addr peer=$realip_remote_addr "$http_x_forwarded_for" [$time_local] "$request_method $uri $server_protocol" $status $body_bytes_sent $request_time upstream=$upstream_addr';`)
 	w("    access_log /proc/self/fd/1 synapse;")
 	for _, t := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
 		w("    %s_temp_path nginx-%s;", t, strings.ReplaceAll(t, "_", "-"))
 	}
 	w("    client_max_body_size %s;", in.MaxUploadSize)
 	w("    large_client_header_buffers 4 32k;")
+	w("")
+	w("    # The client's address: the peer, unless the peer is a trusted proxy")
+	w("    # (config trusted_proxies), whose X-Forwarded-For names it: the last")
+	w("    # entry that no trusted proxy added. $remote_addr is then that address,")
+	w("    # $realip_remote_addr the peer. A client's own X-Forwarded-For is ignored.")
+	for _, cidr := range in.TrustedProxies {
+		w("    set_real_ip_from %s;", cidr)
+	}
+	if len(in.TrustedProxies) > 0 {
+		w("    real_ip_header X-Forwarded-For;")
+		w("    real_ip_recursive on;")
+	}
+	w("    geo $realip_remote_addr $synapse_trusted_peer {")
+	w("        default 0;")
+	for _, cidr := range in.TrustedProxies {
+		w("        %s 1;", cidr)
+	}
+	w("    }")
 	w("")
 	w("    # Affinity keys (synapse-workers.md §9).")
 	w("    # The user of the access token: syt_<localpart>_..., from the header, else the query.")
@@ -214,15 +242,10 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	w(`        "" $synapse_query_user;`)
 	w("        default $synapse_header_user;")
 	w("    }")
-	w("    # The origin server of a federation request, else the client address")
-	w("    # (the first X-Forwarded-For entry behind an ingress, else the peer).")
-	w("    map $http_x_forwarded_for $synapse_client_address {")
-	w(`        "~^(?<synapse_forwarded_first>[^, ]+)" $synapse_forwarded_first;`)
-	w("        default $remote_addr;")
-	w("    }")
+	w("    # The origin server of a federation request, else the client address.")
 	w("    map $http_authorization $synapse_origin {")
 	w(`        '~^X-Matrix .*origin="?(?<synapse_origin_name>[^",]+)' $synapse_origin_name;`)
-	w("        default $synapse_client_address;")
+	w("        default $remote_addr;")
 	w("    }")
 	w("    # The room in the path (decoded), else the whole path.")
 	w("    map $uri $synapse_room {")
@@ -230,14 +253,14 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	w(`        "~^/_matrix/client/(?:api/v1|r0|v3|unstable)/(?:join|knock)/(?<synapse_room_or_alias>[^/]+)" $synapse_room_or_alias;`)
 	w("        default $uri;")
 	w("    }")
-	w("    # Forwarded headers: keep what the ingress set.")
-	w("    map $http_x_forwarded_proto $synapse_forwarded_proto {")
-	w(`        "" $scheme;`)
-	w("        default $http_x_forwarded_proto;")
+	w("    # Forwarded headers: keep what a trusted proxy set, ignore a client's.")
+	w("    map $synapse_trusted_peer$http_x_forwarded_proto $synapse_forwarded_proto {")
+	w(`        "~^1(?<synapse_proto>.+)$" $synapse_proto;`)
+	w("        default $scheme;")
 	w("    }")
-	w("    map $http_x_forwarded_host $synapse_forwarded_host {")
-	w(`        "" $host;`)
-	w("        default $http_x_forwarded_host;")
+	w("    map $synapse_trusted_peer$http_x_forwarded_host $synapse_forwarded_host {")
+	w(`        "~^1(?<synapse_fwd_host>.+)$" $synapse_fwd_host;`)
+	w("        default $host;")
 	w("    }")
 
 	// Method maps of the rows whose methods go to different pools.
@@ -288,7 +311,9 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	w("        proxy_http_version 1.1;")
 	w(`        proxy_set_header Connection "";`)
 	w("        proxy_set_header Host $host;")
-	w("        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;")
+	w("        # The address nginx established, never a list a client wrote:")
+	w("        # Synapse's listeners trust this header (x_forwarded).")
+	w("        proxy_set_header X-Forwarded-For $remote_addr;")
 	w("        proxy_set_header X-Forwarded-Proto $synapse_forwarded_proto;")
 	w("        proxy_set_header X-Forwarded-Host $synapse_forwarded_host;")
 	w("        proxy_redirect off;")

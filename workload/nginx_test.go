@@ -456,12 +456,29 @@ func TestNginxRoutesThroughTheCluster(t *testing.T) {
 
 	// Forwarded headers, the body limit.
 	const login = `{"type":"m.login.password"}`
-	_, rep := r.do("POST", "/_matrix/client/v3/login", map[string]string{"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "Host": "matrix.example"}, login)
-	assert.Equal(t, "203.0.113.7, 127.0.0.1", rep.XFF)
-	assert.Equal(t, "https", rep.Proto)
+	forwarded := map[string]string{"X-Forwarded-For": "198.51.100.1, 203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "forged.example", "Host": "matrix.example"}
+	_, rep := r.do("POST", "/_matrix/client/v3/login", forwarded, login)
+	assert.Equal(t, "127.0.0.1", rep.XFF, "a client's own X-Forwarded-For is ignored: the peer is the client")
+	assert.Equal(t, "http", rep.Proto, "and so is its X-Forwarded-Proto")
 	assert.Equal(t, "matrix.example", rep.Host)
 	assert.Equal(t, "matrix.example", rep.XFHost)
 	assert.Equal(t, len(login), rep.Body)
+	// From a trusted proxy, the last address it did not add is the client.
+	trusted := in
+	trusted.TrustedProxies = []string{"127.0.0.1/32", "198.51.100.0/24"}
+	tw.reload(t, trusted)
+	require.Eventually(t, func() bool {
+		_, rep = r.do("POST", "/_matrix/client/v3/login", forwarded, login)
+		return rep.XFF != "127.0.0.1"
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, "203.0.113.7", rep.XFF)
+	assert.Equal(t, "https", rep.Proto)
+	assert.Equal(t, "forged.example", rep.XFHost)
+	tw.reload(t, in)
+	require.Eventually(t, func() bool {
+		_, rep = r.do("POST", "/_matrix/client/v3/login", forwarded, login)
+		return rep.XFF == "127.0.0.1"
+	}, 10*time.Second, 20*time.Millisecond)
 	_, rep = r.do("GET", "/_matrix/client/versions?x=1", nil, "")
 	assert.Equal(t, "http", rep.Proto)
 	assert.Equal(t, "/_matrix/client/versions?x=1", rep.URI, "the request URI passes unchanged")

@@ -17,6 +17,27 @@ const SynapseContainer = "synapse"
 // MainService is the Pebble service of the main Synapse process.
 const MainService = "synapse"
 
+// Synapse's user and group: every Synapse process runs as them, as in the
+// upstream image, never as root. The image must have the user.
+const (
+	SynapseUserID  = 991
+	SynapseGroupID = 991
+)
+
+// HasUserID reports whether an /etc/passwd file has a user with uid.
+func HasUserID(passwd []byte, uid int) bool {
+	for _, line := range strings.Split(string(passwd), "\n") {
+		if fields := strings.Split(line, ":"); len(fields) >= 3 && fields[2] == strconv.Itoa(uid) {
+			return true
+		}
+	}
+	return false
+}
+
+// SynapseOwner owns what only Synapse may read (its secrets) and what it
+// writes (its data).
+var SynapseOwner = Owner{UserID: SynapseUserID, GroupID: SynapseGroupID}
+
 // SynapseInput is everything the synapse container's desired state depends on.
 type SynapseInput struct {
 	Homeserver Homeserver
@@ -98,6 +119,7 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 		svc := ServiceName(p.Name)
 		httpPort, _, _ := Ports(p.Index)
 		aliveName := svc + "-alive"
+		uid, gid := SynapseUserID, SynapseGroupID
 		out.Layer.Services[svc] = Service{
 			Override:       "replace",
 			Summary:        summary,
@@ -106,6 +128,8 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 			Environment:    serviceEnv(env, HashFiles(files)),
 			OnCheckFailure: map[string]string{aliveName: "restart"},
 			KillDelay:      "20s",
+			UserID:         &uid,
+			GroupID:        &gid,
 		}
 		out.Layer.Checks[ReadyCheckName(p.Name)] = Check{
 			Override:  "replace",
@@ -140,7 +164,26 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 	for name, check := range deps {
 		out.Layer.Checks[name] = check
 	}
+	// Synapse reads every file; those only it may read (0600) are its own.
+	owner := SynapseOwner
+	for i, f := range out.Files {
+		if f.Mode.Perm()&0o077 == 0 {
+			out.Files[i].Owner = &owner
+		}
+	}
+	out.Writable = synapseWritable(in.Homeserver.mediaStorePath())
 	return out, nil
+}
+
+// synapseWritable is what Synapse writes: /data itself (where SQLite and
+// the media store are created), the SQLite database with its journals,
+// and the media store with everything in it.
+func synapseWritable(mediaStore string) []Writable {
+	w := []Writable{{Path: DataDir, Owner: SynapseOwner}}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		w = append(w, Writable{Path: SQLitePath + suffix, Owner: SynapseOwner})
+	}
+	return append(w, Writable{Path: mediaStore, Owner: SynapseOwner, Recursive: true})
 }
 
 // Pebble checks on the services Synapse depends on.

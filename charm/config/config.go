@@ -37,6 +37,10 @@ type Config struct {
 	FederationDomainWhitelist []string
 	// IPRangeWhitelist lists CIDRs Synapse may contact despite the blacklist.
 	IPRangeWhitelist []string
+	// TrustedProxies are the CIDR ranges of the proxies in front of nginx
+	// (the ingress) whose X-Forwarded-For names the client; an address
+	// alone becomes a /32 or /128. Empty trusts no forwarded header.
+	TrustedProxies []string
 	// TrustedKeyServers is nil when unset (Synapse's default, matrix.org).
 	TrustedKeyServers []string
 
@@ -184,6 +188,15 @@ func Parse(raw map[string]any) (Config, error) {
 		}
 		return ""
 	})
+	c.TrustedProxies = p.csv("trusted_proxies", func(s string) string {
+		if _, _, err := net.ParseCIDR(s); err != nil && net.ParseIP(s) == nil {
+			return fmt.Sprintf("%q is not an address range such as 10.1.0.0/16", s)
+		}
+		return ""
+	})
+	for i, s := range c.TrustedProxies {
+		c.TrustedProxies[i] = canonicalCIDR(s)
+	}
 	c.TrustedKeyServers = p.csv("trusted_key_servers", func(s string) string {
 		if !validServerName(s) {
 			return fmt.Sprintf("%q is not a server name", s)
@@ -482,4 +495,20 @@ func (p *parser) aliveCheck(name string) AliveCheck {
 		p.fail(name, fmt.Sprintf("timeout %s must be shorter than the period %s", timeout, period))
 	}
 	return AliveCheck{Period: period, Threshold: threshold, Timeout: timeout}
+}
+
+// canonicalCIDR writes a valid range or address as a CIDR range: the
+// network address and its prefix length; an address is a range of one.
+func canonicalCIDR(s string) string {
+	if _, n, err := net.ParseCIDR(s); err == nil {
+		return n.String()
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return s
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String() + "/32"
+	}
+	return ip.String() + "/128"
 }

@@ -60,6 +60,7 @@ func TestParseInvalidNamesEveryField(t *testing.T) {
 		{"server_name with bad port", map[string]any{"server_name": "example.com:99999"}, "server_name"},
 		{"public_baseurl without scheme", map[string]any{"server_name": "e.com", "public_baseurl": "matrix.e.com"}, "public_baseurl"},
 		{"bad CIDR", map[string]any{"server_name": "e.com", "ip_range_whitelist": "10.0.0.0/33"}, "ip_range_whitelist"},
+		{"bad trusted proxy", map[string]any{"server_name": "e.com", "trusted_proxies": "10.1.0.0/16,ingress.local"}, "trusted_proxies"},
 		{"empty CSV item", map[string]any{"server_name": "e.com", "federation_domain_whitelist": "a.org,,b.org"}, "federation_domain_whitelist"},
 		{"bad key server", map[string]any{"server_name": "e.com", "trusted_key_servers": "not a host"}, "trusted_key_servers"},
 		{"negative burst", map[string]any{"server_name": "e.com", "rc_joins_remote_burst_count": -1}, "rc_joins_remote_burst_count"},
@@ -88,4 +89,13 @@ func TestParseCollectsAllProblems(t *testing.T) {
 	var cfgErr *config.Error
 	require.True(t, errors.As(err, &cfgErr))
 	assert.Equal(t, []string{"public_baseurl", "pushers", "server_name"}, cfgErr.Options())
+}
+
+func TestParseTrustedProxiesAsCIDRRanges(t *testing.T) {
+	c, err := config.Parse(map[string]any{"server_name": "e.com", "trusted_proxies": " 10.1.2.3/16, 192.0.2.7 ,2001:db8::1"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"10.1.0.0/16", "192.0.2.7/32", "2001:db8::1/128"}, c.TrustedProxies)
+	c, err = config.Parse(map[string]any{"server_name": "e.com"})
+	require.NoError(t, err)
+	assert.Empty(t, c.TrustedProxies, "no proxy is trusted by default")
 }

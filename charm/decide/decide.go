@@ -267,6 +267,11 @@ func (x *decider) version() (string, bool) {
 		x.d.waiting(RankWorkload, "cannot run python3 in the %s container: %v", workload.SynapseContainer, img.VersionErr)
 		return "", false
 	}
+	if img.NoSynapseUser {
+		// Synapse never runs as root; the processes it runs keep running.
+		x.d.blocked(RankImage, "the %s image has no user with uid %d, which every Synapse process runs as: use an image that has it", workload.SynapseContainer, workload.SynapseUserID)
+		return "", false
+	}
 	if img.VersionAsked && img.SynapseVersion != x.s.Peer.Own[relations.PeerKeySynapseVersion] {
 		x.d.AppVersion = img.SynapseVersion
 	}

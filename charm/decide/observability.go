@@ -102,7 +102,7 @@ func (x *decider) publishNginxRoute() {
 // units published: a changed config reloads nginx, it never restarts it.
 func (x *decider) nginx(plan topology.Plan, logTargets map[string]workload.LogTarget) {
 	s, d, ev := x.s, x.d, x.ev()
-	in := workload.NginxInput{BindAddress: s.Address, MaxUploadSize: s.Config.MaxUploadSize, Exporter: s.Exporter}
+	in := workload.NginxInput{BindAddress: s.Address, MaxUploadSize: s.Config.MaxUploadSize, Exporter: s.Exporter, TrustedProxies: s.Config.TrustedProxies}
 	for _, p := range plan.Processes {
 		ip := s.Address
 		if p.Unit != ev.Unit {

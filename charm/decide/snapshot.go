@@ -151,4 +151,7 @@ type ImageFacts struct {
 	// image has them. A module not checked is absent: the configuration
 	// already uses it, so it was there.
 	Modules map[string]bool
+	// NoSynapseUser is true when the image's /etc/passwd has no user with
+	// uid workload.SynapseUserID, which every Synapse process runs as.
+	NoSynapseUser bool
 }

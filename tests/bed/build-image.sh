@@ -2,7 +2,8 @@
 # build-image.sh: build the Synapse workload image of tests/bed, a Debian sid
 # chroot with matrix-synapse, python3-hiredis, python3-boto3, nginx, and
 # python3-pysaml2 with xmlsec1 (Synapse's SAML2 support, which the upstream
-# image ships).
+# image ships), and the user Synapse runs as (synapse, uid and gid 991, as
+# in the upstream image).
 #
 #   tests/bed/build-image.sh [IMAGE_DIR]
 #
@@ -11,7 +12,8 @@
 # module already exist. An image built before SAML support (Synapse present,
 # saml2 missing) is upgraded in place: apt in the image installs only
 # python3-pysaml2 and xmlsec1, with matrix-synapse held, so the Synapse
-# version never changes.
+# version never changes. An image without the synapse user gets it
+# (useradd in the image, well under a second).
 # The build (about 75 s) goes into IMAGE_DIR.tmp and is renamed into place
 # when complete; IMAGE_DIR.lock serialises concurrent builders. Needs root.
 #
@@ -56,11 +58,31 @@ add_saml() {
 	test -d "$root$saml_module" && test -x "$root/usr/bin/xmlsec1"
 }
 
+# Synapse's user, as in the upstream image: uid and gid 991. The charm
+# runs every Synapse process as it, never as root.
+has_synapse_user() {
+	cut -d: -f3 "$1/etc/passwd" | grep -qx 991
+}
+
+# add_synapse_user ROOT adds the user (and its group) to an image without
+# it; nothing else changes.
+add_synapse_user() {
+	root=$1
+	cut -d: -f3 "$root/etc/group" | grep -qx 991 || chroot "$root" groupadd --system --gid 991 synapse
+	chroot "$root" useradd --system --uid 991 --gid 991 --no-create-home \
+		--home-dir /data --shell /usr/sbin/nologin synapse
+	has_synapse_user "$root"
+}
+
 if [ -x "$img/usr/bin/synapse_homeserver" ]; then
 	if [ ! -d "$img$saml_module" ] || [ ! -x "$img/usr/bin/xmlsec1" ]; then
 		start=$(date +%s)
 		add_saml "$img"
 		echo "build-image.sh: added SAML2 support to $img in $(($(date +%s) - start)) s"
+	fi
+	if ! has_synapse_user "$img"; then
+		add_synapse_user "$img"
+		echo "build-image.sh: added the synapse user (uid 991) to $img"
 	fi
 	echo "build-image.sh: $img is ready"
 	exit 0
@@ -84,6 +106,7 @@ mmdebstrap --mode=root --variant=apt \
 	sid "$img.tmp"
 test -x "$img.tmp/usr/bin/synapse_homeserver"
 test -d "$img.tmp$saml_module"
+add_synapse_user "$img.tmp"
 if [ -e "$img" ]; then rmdir "$img"; fi
 mv "$img.tmp" "$img"
 echo "build-image.sh: built $img in $(($(date +%s) - start)) s"

@@ -114,15 +114,29 @@ func Image(ctx context.Context) (string, error) {
 // support came later).
 var imageContents = []string{"usr/bin/synapse_homeserver", "usr/lib/python3/dist-packages/saml2", "usr/bin/xmlsec1"}
 
-// imageBuilt reports whether img holds everything build-image.sh installs.
+// imageBuilt reports whether img holds everything build-image.sh installs,
+// Synapse's user (uid 991, added later) included.
 func imageBuilt(img string) bool {
 	for _, p := range imageContents {
 		if _, err := os.Stat(filepath.Join(img, p)); err != nil {
 			return false
 		}
 	}
-	return true
+	passwd, err := os.ReadFile(filepath.Join(img, "etc/passwd"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(passwd), "\n") {
+		if fields := strings.Split(line, ":"); len(fields) > 2 && fields[2] == SynapseUID {
+			return true
+		}
+	}
+	return false
 }
+
+// SynapseUID is the user (and group) Synapse runs as in the image, as in
+// the upstream image.
+const SynapseUID = "991"
 
 // buildImage runs build-image.sh, logging to <img>.build.log.
 func buildImage(ctx context.Context, img string) error {

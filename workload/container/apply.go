@@ -125,6 +125,29 @@ func Execute(ctx context.Context, c *client.Client, want workload.Container, ch 
 		}
 	}
 	res.Stopped, res.Restarted, res.Started = ch.Stop, ch.Restart, ch.Start
+	wrong, err := wrongOwners(c, want.Writable)
+	if err != nil {
+		return res, err
+	}
+	if len(wrong) > 0 {
+		// Data a root process left (an older charm, the Python charm):
+		// the services about to restart stop first, so that none writes
+		// while it changes hands, and start after.
+		stop := append(slices.Clone(ch.Stop), ch.Restart...)
+		start := append(slices.Clone(ch.Restart), ch.Start...)
+		sort.Strings(start)
+		if len(stop) > 0 {
+			if err := waitChange(c, func() (string, error) {
+				return c.Stop(&client.ServiceOptions{Names: stop})
+			}, changeTimeout); err != nil {
+				return res, fmt.Errorf("stop %v in %s: %w", stop, want.Name, err)
+			}
+		}
+		if err := chown(ctx, c, wrong, chownTimeout); err != nil {
+			return res, err
+		}
+		ch.Stop, ch.Restart, ch.Start = nil, nil, start
+	}
 	for _, step := range []struct {
 		names []string
 		run   func(*client.ServiceOptions) (string, error)
@@ -233,7 +256,7 @@ func pushFiles(c *client.Client, files []workload.File) ([]string, error) {
 	var pushed []string
 	for _, f := range files {
 		fi := dirs[path.Dir(f.Path)][path.Base(f.Path)]
-		if fi != nil && fi.Size() == int64(len(f.Content)) && fi.Mode().Perm() == f.Mode.Perm() {
+		if fi != nil && fi.Size() == int64(len(f.Content)) && fi.Mode().Perm() == f.Mode.Perm() && ownedBy(fi, f.Owner) {
 			var buf bytes.Buffer
 			if err := c.Pull(&client.PullOptions{Path: f.Path, Target: &buf}); err != nil {
 				return pushed, fmt.Errorf("read %s: %w", f.Path, err)
@@ -242,17 +265,95 @@ func pushFiles(c *client.Client, files []workload.File) ([]string, error) {
 				continue
 			}
 		}
-		if err := c.Push(&client.PushOptions{
+		opts := &client.PushOptions{
 			Source:      bytes.NewReader(f.Content),
 			Path:        f.Path,
 			MakeDirs:    true,
 			Permissions: f.Mode.Perm(),
-		}); err != nil {
+		}
+		if o := f.Owner; o != nil {
+			// Created parent directories get the same owner.
+			opts.UserID, opts.GroupID = &o.UserID, &o.GroupID
+		}
+		if err := c.Push(opts); err != nil {
 			return pushed, fmt.Errorf("write %s: %w", f.Path, err)
 		}
 		pushed = append(pushed, f.Path)
 	}
 	return pushed, nil
+}
+
+// HasUserID reports whether the container's /etc/passwd has a user with
+// uid.
+func HasUserID(c *client.Client, uid int) (bool, error) {
+	var buf bytes.Buffer
+	if err := c.Pull(&client.PullOptions{Path: "/etc/passwd", Target: &buf}); err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("read /etc/passwd: %w", err)
+	}
+	return workload.HasUserID(buf.Bytes(), uid), nil
+}
+
+// ownedBy reports whether fi has owner o; a nil o takes any owner.
+func ownedBy(fi *client.FileInfo, o *workload.Owner) bool {
+	if o == nil {
+		return true
+	}
+	uid, gid := fi.UserID(), fi.GroupID()
+	return uid != nil && gid != nil && *uid == o.UserID && *gid == o.GroupID
+}
+
+// wrongOwners returns the writable paths that exist and belong to someone
+// else: one listing per parent directory.
+func wrongOwners(c *client.Client, writable []workload.Writable) ([]workload.Writable, error) {
+	dirs := map[string]map[string]*client.FileInfo{}
+	var wrong []workload.Writable
+	for _, w := range writable {
+		dir := path.Dir(w.Path)
+		entries, ok := dirs[dir]
+		if !ok {
+			infos, err := c.ListFiles(&client.ListFilesOptions{Path: dir})
+			if err != nil && !isNotFound(err) {
+				return nil, fmt.Errorf("list %s: %w", dir, err)
+			}
+			entries = map[string]*client.FileInfo{}
+			for _, fi := range infos {
+				entries[fi.Name()] = fi
+			}
+			dirs[dir] = entries
+		}
+		if fi := entries[path.Base(w.Path)]; fi != nil && !ownedBy(fi, &w.Owner) {
+			wrong = append(wrong, w)
+		}
+	}
+	return wrong, nil
+}
+
+// chownTimeout bounds the one-time change of owner of a media store.
+const chownTimeout = time.Hour
+
+// chown gives each path to its owner, as root in the container: chown -R
+// -P never follows a symbolic link, so nothing outside the path changes
+// hands.
+func chown(ctx context.Context, c *client.Client, paths []workload.Writable, timeout time.Duration) error {
+	for _, w := range paths {
+		argv := []string{"chown", "-h"}
+		if w.Recursive {
+			argv = append(argv, "-R", "-P")
+		}
+		argv = append(argv, fmt.Sprintf("%d:%d", w.Owner.UserID, w.Owner.GroupID), "--", w.Path)
+		var stderr bytes.Buffer
+		proc, err := c.Exec(&client.ExecOptions{Command: argv, Stderr: &stderr, Timeout: timeout})
+		if err != nil {
+			return fmt.Errorf("give %s to %d:%d: %w", w.Path, w.Owner.UserID, w.Owner.GroupID, err)
+		}
+		if err := waitExec(ctx, proc); err != nil {
+			return fmt.Errorf("give %s to %d:%d: %w: %s", w.Path, w.Owner.UserID, w.Owner.GroupID, err, lastLine(stderr.String()))
+		}
+	}
+	return nil
 }
 
 // pushExecutables copies the executables missing from the container; one
