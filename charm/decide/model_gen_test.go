@@ -35,7 +35,14 @@ const (
 	modelOpHostile        = "hostile-relation"
 	modelOpPeerBag        = "foreign-peer-bag"
 	modelOpLoseSecretID   = "peer-bag-loses-secret-id"
+	modelOpLostDeparted   = "scale-down-departed-lost"
+	modelOpUpdateStatus   = "update-status"
+	modelOpScaleDownLead  = "scale-down-leader"
 )
+
+// modelKeepsLeader, as the deploy's Key, makes a departing leader keep
+// leadership through its teardown (Juju 4.0; 3.6's lease tracker too).
+const modelKeepsLeader = "teardown-keeps-leader"
 
 // modelHistory is a generated history: its seed drives the scheduling of
 // hooks between units and the fresh secrets.
@@ -61,6 +68,9 @@ var modelTopologyValues = map[string][]any{
 func modelGenerate(seed uint64, maxSteps int) modelHistory {
 	rng := rand.New(rand.NewPCG(seed, 0x6e6))
 	h := modelHistory{Seed: seed, Ops: []modelOp{{Kind: modelOpDeploy, N: 1 + rng.IntN(4)}}}
+	if rng.IntN(2) == 0 {
+		h.Ops[0].Key = modelKeepsLeader
+	}
 	steps := 1 + rng.IntN(maxSteps)
 	for range steps {
 		h.Ops = append(h.Ops, modelRandomOp(rng))
@@ -70,7 +80,7 @@ func modelGenerate(seed uint64, maxSteps int) modelHistory {
 
 func modelRandomOp(rng *rand.Rand) modelOp {
 	pick := rng.IntN(8)
-	switch r := rng.IntN(100); {
+	switch r := rng.IntN(115); {
 	case r < 12:
 		return modelOp{Kind: modelOpAddUnit}
 	case r < 20:
@@ -103,8 +113,14 @@ func modelRandomOp(rng *rand.Rand) modelOp {
 	case r < 96:
 		variants := []string{"plan-version-2", "plan-missing-keys", "plan-garbage", "no-server-name"}
 		return modelOp{Kind: modelOpPeerBag, Key: variants[rng.IntN(len(variants))]}
-	default:
+	case r < 100:
 		return modelOp{Kind: modelOpLoseSecretID}
+	case r < 105:
+		return modelOp{Kind: modelOpLostDeparted, Pick: pick}
+	case r < 110:
+		return modelOp{Kind: modelOpUpdateStatus}
+	default:
+		return modelOp{Kind: modelOpScaleDownLead}
 	}
 }
 
@@ -120,10 +136,15 @@ func (w *modelWorld) apply(op modelOp) string {
 	}
 	switch op.Kind {
 	case modelOpDeploy:
+		w.keepsLeader = op.Key == modelKeepsLeader
 		for range op.N {
 			w.addUnit()
 		}
-		return fmt.Sprintf("juju deploy synapse -n %d   (leader %s)", op.N, w.leader)
+		mode := "a departing leader hands over first"
+		if w.keepsLeader {
+			mode = "a departing leader keeps leadership through its teardown"
+		}
+		return fmt.Sprintf("juju deploy synapse -n %d   (leader %s; %s)", op.N, w.leader, mode)
 	case modelOpAddUnit:
 		if len(live) >= 5 {
 			return ""
@@ -134,18 +155,36 @@ func (w *modelWorld) apply(op modelOp) string {
 			return ""
 		}
 		u := live[len(live)-1]
-		w.removeUnit(u)
+		w.removeUnit(u, false)
 		return fmt.Sprintf("juju scale-application synapse %d   (removes %s; leader %s)", len(live)-1, u.name, w.leader)
+	case modelOpScaleDownLead:
+		if len(live) < 2 {
+			return ""
+		}
+		u := live[len(live)-1]
+		w.electLeader(u)
+		w.removeUnit(u, false)
+		return fmt.Sprintf("leadership moves to %s, then juju scale-application synapse %d removes it   (leader %s)", u.name, len(live)-1, w.leader)
+	case modelOpLostDeparted:
+		if len(live) < 2 {
+			return ""
+		}
+		u := pickUnit()
+		w.removeUnit(u, true)
+		return fmt.Sprintf("juju remove-unit %s; the others never receive its relation-departed   (leader %s)", u.name, w.leader)
+	case modelOpUpdateStatus:
+		w.updateStatus()
+		return "update-status on every unit"
 	case modelOpRemoveMain:
 		main := w.leader
 		if w.check.plan != nil {
 			main = w.check.plan.Main
 		}
 		u := w.units[main]
-		if len(live) < 2 || u == nil {
+		if len(live) < 2 || !w.isLive(main) {
 			return ""
 		}
-		w.removeUnit(u)
+		w.removeUnit(u, false)
 		return fmt.Sprintf("juju remove-unit %s   (the main; leader %s)", main, w.leader)
 	case modelOpLeader:
 		u := pickUnit()

@@ -126,11 +126,15 @@ func (w *modelWorld) afterHook(u *modelUnit, h modelHook) {
 		}
 	case h.RelationID == modelPeerID && h.Kind == "relation-departed":
 		delete(u.peers, h.Remote)
+	case h.RelationID == modelPeerID && h.Kind == "relation-broken":
+		u.inPeer = false
+	case h.Kind == "remove":
+		w.goneUnit(u)
 	case h.Kind == "relation-created":
 		u.relCreated[h.RelationID] = true
 	case h.Kind == "relation-broken":
 		delete(u.relCreated, h.RelationID)
-		if r := w.relationByID(h.RelationID); r != nil && w.brokenEverywhere(r) {
+		if r := w.relationByID(h.RelationID); r != nil && r.removing && w.brokenEverywhere(r) {
 			delete(w.rels, r.endpoint)
 		}
 	}
@@ -228,11 +232,20 @@ func (w *modelWorld) observe(u *modelUnit, h modelHook) (decide.Snapshot, error)
 	s.Config, s.ConfigErr = config.Parse(maps.Clone(w.config))
 	if u.inPeer {
 		s.Peer = &decide.PeerView{ID: modelPeerID, App: maps.Clone(w.peerApp), Units: map[string]map[string]string{}, Own: maps.Clone(u.bag)}
+		// relation-list: the peers whose joined ran and departed did not
+		// (in relation-departed, not the remote unit leaving).
 		for p := range u.peers {
-			if p == h.Departing || !w.isLive(p) {
+			if p == h.Departing || h.Kind == "relation-departed" && p == h.Remote {
 				continue
 			}
-			s.Peer.Units[p] = maps.Clone(w.units[p].bag)
+			if o := w.units[p]; o != nil {
+				s.Peer.Units[p] = maps.Clone(o.bag)
+			} else {
+				s.Peer.Units[p] = maps.Clone(w.gone[p])
+			}
+		}
+		if leader {
+			s.Goal = w.goal()
 		}
 	}
 	for _, v := range []struct {
@@ -276,6 +289,19 @@ func (w *modelWorld) observe(u *modelUnit, h modelHook) (decide.Snapshot, error)
 		s.FreshVolumeID = "vol-" + strings.ReplaceAll(u.name, "/", "-")
 	}
 	return s, nil
+}
+
+// goal is goal-state's units: "dying" while a unit runs its teardown,
+// absent once it is gone.
+func (w *modelWorld) goal() map[string]string {
+	out := map[string]string{}
+	for name, u := range w.units {
+		out[name] = "active"
+		if u.dying {
+			out[name] = "dying"
+		}
+	}
+	return out
 }
 
 // observeRelation is one provider relation as u sees it: pending until

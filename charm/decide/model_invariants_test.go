@@ -32,6 +32,8 @@ const (
 	modelInvPlanRepair   = "a plan another revision left is rebuilt, or (only when newer) blocks naming a juju command"
 	modelInvConfigFix    = "an invalid configuration blocks naming the juju config command that fixes it"
 	modelInvRelationFix  = "a malformed provider relation blocks naming a juju command that fixes it"
+	modelInvDeparting    = "a departing unit never publishes a plan and never starts a process"
+	modelInvLeftDropped  = "no published plan names a unit that has left (once the leader has run a hook after it left)"
 )
 
 // modelExpectedToFail are the invariants today's code breaks, with the
@@ -66,10 +68,49 @@ type modelChecker struct {
 	checked map[string]bool
 	// checks counts invariant evaluations, for the figures.
 	checks int
+	// left holds the units that are leaving or gone: true once a leader
+	// that stays has run a hook since.
+	left map[string]bool
 }
 
 func newModelChecker(w *modelWorld) *modelChecker {
-	return &modelChecker{w: w, checked: map[string]bool{}}
+	return &modelChecker{w: w, checked: map[string]bool{}, left: map[string]bool{}}
+}
+
+// unitLeaves records that a unit's removal started.
+func (c *modelChecker) unitLeaves(unit string) { c.left[unit] = false }
+
+// leaderKnows reports whether a leader that stays has run a hook since
+// unit left (true for a unit that never left).
+func (c *modelChecker) leaderKnows(unit string) bool {
+	seen, left := c.left[unit]
+	return !left || seen
+}
+
+// leftDropped checks, after a hook of a leader that stays, that the plan
+// names no unit that left before it.
+func (c *modelChecker) leftDropped(u *modelUnit) {
+	if c.w.leader != u.name || u.dying {
+		return
+	}
+	for unit := range c.left {
+		c.left[unit] = true
+	}
+	// A blocked leader freezes the plan on purpose; its status names the
+	// fix (the status invariant).
+	if c.plan == nil || u.status.Level == decide.Blocked {
+		return
+	}
+	named := []string{c.plan.Main}
+	for _, p := range c.plan.Processes {
+		named = append(named, p.Unit)
+	}
+	for _, unit := range named {
+		if _, left := c.left[unit]; left {
+			c.fail(modelInvLeftDropped, "after %s's hook plan %d still names %s, which left (goal-state: %q)", u.name, c.plan.Generation, unit, c.w.goal()[unit])
+			return
+		}
+	}
 }
 
 func (c *modelChecker) fail(invariant, format string, args ...any) {
@@ -95,6 +136,9 @@ func (c *modelChecker) hard() *modelViolation {
 func (c *modelChecker) decided(u *modelUnit, h modelHook, s decide.Snapshot, d decide.Decision) {
 	c.hook = u.name + " " + h.String()
 	c.checks++
+	if u.dying && s.Peer != nil && d.Write(s.Peer.ID, true)[decide.PlanKey] != "" {
+		c.fail(modelInvDeparting, "%s, leaving, publishes a plan: %s", u.name, d.Write(s.Peer.ID, true)[decide.PlanKey])
+	}
 	if d.CreateSecret != nil {
 		if id := c.w.secretByLabel(decide.SecretLabel); id != "" {
 			c.fail(modelInvSigningKey, "%s creates a second application secret with a new signing key while %s (label %s) exists", u.name, id, decide.SecretLabel)
@@ -125,6 +169,7 @@ func (c *modelChecker) afterHook(u *modelUnit, h modelHook) {
 	if raw := w.peerApp[decide.PlanKey]; raw != c.planRaw {
 		c.planChanged(raw)
 	}
+	c.leftDropped(u)
 	if hs := u.synapse.files[workload.HomeserverPath]; hs != nil && !c.checked[string(hs)] {
 		c.checked[string(hs)] = true
 		if err := modelSynapseRules(hs); err != nil {
@@ -166,6 +211,9 @@ func (c *modelChecker) planChanged(raw string) {
 // started checks a synapse service the moment Pebble (re)starts it.
 func (c *modelChecker) started(u *modelUnit, s decide.Snapshot, planRaw string, want workload.Container, st modelStart) {
 	c.checks++
+	if u.dying {
+		c.fail(modelInvDeparting, "%s, leaving, starts %s", u.name, st.service)
+	}
 	if st.restart && st.hadBefore && reflect.DeepEqual(modelComparable(st.before), modelComparable(st.definition)) {
 		c.fail(modelInvRestart, "%s restarts %s although neither its files nor its definition changed", u.name, st.service)
 	}
@@ -249,7 +297,7 @@ func (c *modelChecker) quiescent() {
 	// A blocked leader freezes the plan on purpose (an invalid config, a
 	// server_name change): its status must then name the fix, which the
 	// status invariant checks; the plan is checked once it is unblocked.
-	if leader := w.units[w.leader]; leader != nil && leader.status.Level != decide.Blocked && c.plan != nil && !w.isLive(c.plan.Main) {
+	if leader := w.units[w.leader]; leader != nil && leader.status.Level != decide.Blocked && c.plan != nil && !w.isLive(c.plan.Main) && c.leaderKnows(c.plan.Main) {
 		c.fail(modelInvOneMain, "plan %d names main %s, which is gone", c.plan.Generation, c.plan.Main)
 	}
 	var first, firstUnit string

@@ -70,6 +70,9 @@ type modelUnit struct {
 	// volume is the ID the charm wrote on the unit's /data volume (storage
 	// outlives a container restart, not the unit).
 	volume string
+	// dying is true once the unit is being removed: it runs its teardown
+	// hooks and nothing else.
+	dying bool
 }
 
 // modelRelation is a relation to a provider application.
@@ -80,6 +83,8 @@ type modelRelation struct {
 	local                   map[string]string
 	own                     map[string]map[string]string
 	hostile                 bool
+	// removing is true once juju remove-relation ran.
+	removing bool
 }
 
 // modelSecret is one secret of the store.
@@ -107,6 +112,14 @@ type modelWorld struct {
 	// trace is the last hooks run, for a failure's report.
 	trace []string
 	check *modelChecker
+	// keepsLeader: a departing leader stays leader through its teardown
+	// hooks and gets no relation-broken (Juju 4.0, and 3.6's lease
+	// tracker); otherwise leadership moves as the removal starts and the
+	// teardown ends with relation-broken.
+	keepsLeader bool
+	// gone holds the last peer bag of each removed unit: a unit that
+	// missed its relation-departed still reads it.
+	gone map[string]map[string]string
 }
 
 func newModelWorld(seed uint64, mutant *modelMutant) *modelWorld {
@@ -118,20 +131,33 @@ func newModelWorld(seed uint64, mutant *modelMutant) *modelWorld {
 		peerApp: map[string]string{},
 		rels:    map[string]*modelRelation{},
 		secrets: map[string]*modelSecret{},
+		gone:    map[string]map[string]string{},
 	}
 	w.nextRelID = 1
 	w.check = newModelChecker(w)
 	return w
 }
 
-// liveUnits returns the units in ordinal order.
+// liveUnits returns the units that are not leaving, in ordinal order.
 func (w *modelWorld) liveUnits() []*modelUnit {
+	var out []*modelUnit
+	for _, u := range w.agents() {
+		if !u.dying {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// agents returns every unit with an agent (leaving ones included), in
+// ordinal order.
+func (w *modelWorld) agents() []*modelUnit {
 	out := slices.Collect(maps.Values(w.units))
 	slices.SortFunc(out, func(a, b *modelUnit) int { return a.ordinal - b.ordinal })
 	return out
 }
 
-func (w *modelWorld) isLive(unit string) bool { return w.units[unit] != nil }
+func (w *modelWorld) isLive(unit string) bool { return w.units[unit] != nil && !w.units[unit].dying }
 
 // enqueue adds a hook to a unit's queue unless the same hook is queued
 // already (Juju coalesces pending relation-changed of one remote unit).
@@ -193,12 +219,16 @@ func (w *modelWorld) joinPeers(u, other *modelUnit) {
 	w.enqueue(u, modelHook{Kind: "relation-changed", RelationID: modelPeerID, Remote: other.name})
 }
 
-// removeUnit takes a unit away: leadership moves first (as the 3.6
-// simulator does), the unit goes, and the others run relation-departed.
-// The departing unit's own teardown hooks are not modelled.
-func (w *modelWorld) removeUnit(u *modelUnit) {
-	delete(w.units, u.name)
-	if w.leader == u.name {
+// removeUnit starts taking a unit away. Leadership moves at once unless
+// keepsLeader; the others run relation-departed, unless lost (survivors
+// never hear it, and their relation-list keeps the unit); the unit runs
+// its teardown: storage-detaching, relation-departed for every remote
+// unit (JUJU_DEPARTING_UNIT naming itself), relation-broken (not when
+// keepsLeader), stop, remove. goneUnit ends it.
+func (w *modelWorld) removeUnit(u *modelUnit, lost bool) {
+	u.dying = true
+	w.check.unitLeaves(u.name)
+	if w.leader == u.name && !w.keepsLeader {
 		w.leader = ""
 		if live := w.liveUnits(); len(live) > 0 {
 			w.electLeader(live[w.rng.IntN(len(live))])
@@ -207,7 +237,48 @@ func (w *modelWorld) removeUnit(u *modelUnit) {
 	for _, o := range w.liveUnits() {
 		if o.knows[u.name] {
 			delete(o.knows, u.name)
-			w.enqueue(o, modelHook{Kind: "relation-departed", RelationID: modelPeerID, Remote: u.name, Departing: u.name})
+			if !lost {
+				w.enqueue(o, modelHook{Kind: "relation-departed", RelationID: modelPeerID, Remote: u.name, Departing: u.name})
+			}
+		}
+	}
+	u.queue = []modelHook{{Kind: "storage-detaching"}}
+	u.knows = map[string]bool{}
+	for _, p := range slices.Sorted(maps.Keys(u.peers)) {
+		u.queue = append(u.queue, modelHook{Kind: "relation-departed", RelationID: modelPeerID, Remote: p, Departing: u.name})
+	}
+	for _, r := range w.sortedRels() {
+		if u.relCreated[r.id] {
+			u.queue = append(u.queue, modelHook{Kind: "relation-departed", RelationID: r.id, Remote: r.remoteApp + "/0", Departing: u.name})
+		}
+	}
+	if !w.keepsLeader {
+		if u.inPeer {
+			u.queue = append(u.queue, modelHook{Kind: "relation-broken", RelationID: modelPeerID})
+		}
+		for _, r := range w.sortedRels() {
+			if u.relCreated[r.id] {
+				u.queue = append(u.queue, modelHook{Kind: "relation-broken", RelationID: r.id})
+			}
+		}
+	}
+	u.queue = append(u.queue, modelHook{Kind: "stop"}, modelHook{Kind: "remove"})
+}
+
+// goneUnit ends a unit once its remove hook ran; a leader's lease goes
+// with it.
+func (w *modelWorld) goneUnit(u *modelUnit) {
+	delete(w.units, u.name)
+	w.gone[u.name] = u.bag
+	for _, r := range w.sortedRels() {
+		if r.removing && w.brokenEverywhere(r) {
+			delete(w.rels, r.endpoint)
+		}
+	}
+	if w.leader == u.name {
+		w.leader = ""
+		if live := w.liveUnits(); len(live) > 0 {
+			w.electLeader(live[w.rng.IntN(len(live))])
 		}
 	}
 }
@@ -278,6 +349,7 @@ func (w *modelWorld) removeRelation(endpoint string) {
 	if r == nil {
 		return
 	}
+	r.removing = true
 	for _, u := range w.liveUnits() {
 		w.enqueue(u, modelHook{Kind: "relation-departed", RelationID: r.id, Remote: r.remoteApp + "/0"})
 		w.enqueue(u, modelHook{Kind: "relation-broken", RelationID: r.id})

@@ -29,7 +29,27 @@ var modelMutants = []struct {
 	{modelMutant{name: "a secret regenerated when the peer bag loses its key", snapshot: modelForgetSecretByLabel}, modelInvSigningKey, 3000},
 	{modelMutant{name: "a restart of every process on a no-op config change", decision: modelRestartAllOnConfig}, modelInvRestart, 3000},
 	{modelMutant{name: "a worker started before the main reports its version", snapshot: modelMainAlwaysReady}, modelInvWorkerAfter, 3000},
+	{modelMutant{name: "a departing unit decides as if it stayed", snapshot: modelIgnoreDeparting}, modelInvDeparting, 3000},
+	{modelMutant{name: "the leader plans from relation-list, not goal-state", snapshot: modelIgnoreGoal}, modelInvLeftDropped, 3000},
 }
+
+// modelIgnoreDeparting: Decide never learns this unit is leaving: its own
+// relation-departed loses JUJU_DEPARTING_UNIT, stop and remove read as
+// update-status, goal-state lists it active.
+func modelIgnoreDeparting(s *decide.Snapshot) {
+	if s.Event.DepartingUnit == s.Event.Unit {
+		s.Event.DepartingUnit = ""
+	}
+	if s.Event.Kind == "stop" || s.Event.Kind == "remove" {
+		s.Event.Kind = "update-status"
+	}
+	if s.Goal != nil {
+		s.Goal[s.Event.Unit] = "active"
+	}
+}
+
+// modelIgnoreGoal: the leader does not read goal-state.
+func modelIgnoreGoal(s *decide.Snapshot) { s.Goal = nil }
 
 // modelMainFollowsLeader: a new leader forgets the main's unit is alive,
 // so it plans itself as the main.

@@ -60,7 +60,7 @@ func (w *modelWorld) settle() {
 	var lastErr error
 	for w.hooksThisStep < limit {
 		var ready []*modelUnit
-		for _, u := range w.liveUnits() {
+		for _, u := range w.agents() {
 			if len(u.queue) > 0 {
 				ready = append(ready, u)
 			}
@@ -96,7 +96,7 @@ func modelShrink(h modelHistory, mutant *modelMutant, invariant string) modelHis
 			}
 		}
 		for n := 1; n < h.Ops[0].N; n++ {
-			c := modelHistory{Seed: h.Seed, Ops: append([]modelOp{{Kind: modelOpDeploy, N: n}}, h.Ops[1:]...)}
+			c := modelHistory{Seed: h.Seed, Ops: append([]modelOp{{Kind: modelOpDeploy, N: n, Key: h.Ops[0].Key}}, h.Ops[1:]...)}
 			if fails(c) {
 				h, changed = c, true
 				break

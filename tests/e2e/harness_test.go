@@ -70,7 +70,9 @@ type deployment struct {
 	bed   *sim.BedWorkload
 }
 
-func newDeployment(t testing.TB, units int) *deployment {
+// newDeployment deploys units; tune, if given, adjusts the simulator's
+// options (a Juju behaviour or fault) before the model is created.
+func newDeployment(t testing.TB, units int, tune ...func(*sim.Options)) *deployment {
 	t.Helper()
 	bed.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
@@ -80,13 +82,17 @@ func newDeployment(t testing.TB, units int) *deployment {
 	dir, err := os.MkdirTemp("/tmp", "e2e")
 	require.NoError(t, err)
 	d := &deployment{t: t, ctx: ctx, dir: dir, rels: map[string]int{}, bed: &sim.BedWorkload{}}
-	m, err := sim.New(ctx, sim.Options{
+	opts := sim.Options{
 		Charm:     charmBinary,
 		CharmRoot: root,
 		Dir:       filepath.Join(dir, "m"),
 		Workload:  d.bed,
 		Logf:      t.Logf,
-	})
+	}
+	for _, f := range tune {
+		f(&opts)
+	}
+	m, err := sim.New(ctx, opts)
 	require.NoError(t, err)
 	d.m = m
 	t.Cleanup(func() {

@@ -30,6 +30,20 @@ type Options struct {
 	// JujuVersion is JUJU_VERSION. Default "3.6.25". A 4.x version drops
 	// the legacy leader-settings-changed hook.
 	JujuVersion string
+	// TeardownKeepsLeader runs a departing unit's teardown as Juju 4.0
+	// does (and as 3.6's source implies for leadership): a departing
+	// leader stays leader through <storage>-storage-detaching,
+	// -relation-departed (JUJU_DEPARTING_UNIT naming itself), stop and
+	// remove; leadership passes (leader-elected on the lowest live unit)
+	// only once it is removed; and the departing unit gets no
+	// -relation-broken. Default false: leadership moves as the unit is
+	// removed, and the unit runs relation-broken.
+	TeardownKeepsLeader bool
+	// LoseDeparted is a fault seen on Juju 4.0: the units that stay never
+	// receive -relation-departed for a removed peer, and their
+	// relation-list keeps naming it, while goal-state no longer lists it
+	// once it is gone (dying until then).
+	LoseDeparted bool
 	// HookTimeout bounds one hook or action. Default 5 minutes.
 	HookTimeout time.Duration
 	// MaxHooks bounds the hooks one WaitIdle may run before it fails, to

@@ -370,7 +370,7 @@ func (m *Model) relationHookLocked(u *unit, r *relation, ur *unitRelation) *hook
 	}
 	// Departed: units this unit saw join that are no longer members.
 	for _, n := range sortedUnitNames(ur.joined) {
-		if isMember[n] {
+		if isMember[n] || m.departedLostLocked(u, r, n) {
 			continue
 		}
 		n := n
@@ -421,17 +421,34 @@ func (m *Model) relationHookLocked(u *unit, r *relation, ur *unitRelation) *hook
 			remoteApp: r.remoteApp, after: func() { ur.seenApp = ver }}
 	}
 	if (r.dying || u.life == dying) && len(ur.joined) == 0 {
+		leave := func() {
+			ur.broken = true
+			ur.inScope = false
+			if !r.peer {
+				m.queueProviderLocked(r, "changed")
+			}
+			m.finishRelationLocked(r)
+		}
+		if !r.dying && m.opts.TeardownKeepsLeader {
+			// Juju 4.0: a departing unit leaves its relations without
+			// relation-broken.
+			leave()
+			return nil
+		}
 		return &hookSpec{kind: "hook", name: r.endpoint + "-relation-broken", relID: r.id, remoteApp: r.remoteApp,
-			after: func() {
-				ur.broken = true
-				ur.inScope = false
-				if !r.peer {
-					m.queueProviderLocked(r, "changed")
-				}
-				m.finishRelationLocked(r)
-			}}
+			after: leave}
 	}
 	return nil
+}
+
+// departedLostLocked reports whether Options.LoseDeparted keeps u, a unit
+// that stays, from ever hearing that peer n left.
+func (m *Model) departedLostLocked(u *unit, r *relation, n string) bool {
+	if !m.opts.LoseDeparted || !r.peer || u.life != alive {
+		return false
+	}
+	v := m.units[n]
+	return v == nil || v.life != alive
 }
 
 // enterScopeLocked puts a unit in a relation's scope. Like Juju, the agent

@@ -198,11 +198,13 @@ func (m *Model) prepareUnitDir(u *unit) error {
 
 // RemoveUnit removes one unit (like "juju remove-unit"; on Kubernetes,
 // scaling down removes the highest-numbered unit, see Scale). Its peers get
-// relation-departed (JUJU_DEPARTING_UNIT names it); the unit itself gets
-// relation-departed for each remote unit and relation-broken for each
-// relation, then stop and remove, and its workload stops. A departing
-// leader hands leadership to the lowest-numbered remaining unit, which gets
-// leader-elected.
+// relation-departed (JUJU_DEPARTING_UNIT names it; never with
+// Options.LoseDeparted); the unit itself gets relation-departed for each
+// remote unit and relation-broken for each relation (none with
+// Options.TeardownKeepsLeader), then stop and remove, and its workload
+// stops. A departing leader hands leadership to the lowest-numbered
+// remaining unit, which gets leader-elected: at once, or with
+// Options.TeardownKeepsLeader once the unit is removed.
 func (m *Model) RemoveUnit(ctx context.Context, name string) error {
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
@@ -223,19 +225,25 @@ func (m *Model) removeUnit(name string) error {
 			m.queueProviderLocked(r, "changed")
 		}
 	}
-	if m.leader == name {
-		m.leader = ""
-		for _, v := range m.sortedUnits() {
-			if v.life == alive {
-				m.leader = v.name
-				v.leaderElected = true
-				v.leaderSettings = false
-				break
-			}
-		}
+	if m.leader == name && !m.opts.TeardownKeepsLeader {
+		m.electLowestLocked()
 	}
 	m.logf("remove-unit %s", name)
 	return nil
+}
+
+// electLowestLocked hands leadership to the lowest-numbered live unit,
+// which gets leader-elected ("" when none is left).
+func (m *Model) electLowestLocked() {
+	m.leader = ""
+	for _, v := range m.sortedUnits() {
+		if v.life == alive {
+			m.leader = v.name
+			v.leaderElected = true
+			v.leaderSettings = false
+			return
+		}
+	}
 }
 
 // dropUnitLocked removes a unit whose remove hook ran. It returns the
@@ -244,6 +252,10 @@ func (m *Model) dropUnitLocked(u *unit) func(context.Context) {
 	// Its bags stay readable for the life of each relation, as in Juju; a
 	// new unit of the same name starts with a fresh bag (enterScopeLocked).
 	delete(m.units, u.name)
+	if m.leader == u.name {
+		// TeardownKeepsLeader: the lease goes with the unit.
+		m.electLowestLocked()
+	}
 	for _, s := range m.secrets.All() {
 		delete(s.Consumers, u.name)
 		if s.Owner.Unit == u.name {

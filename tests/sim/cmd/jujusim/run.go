@@ -27,6 +27,10 @@ type scenario struct {
 	// App and Model name the application and the model.
 	App   string `yaml:"app"`
 	Model string `yaml:"model"`
+	// TeardownKeepsLeader and LoseDeparted select sim.Options' behaviours
+	// of the same names.
+	TeardownKeepsLeader bool `yaml:"teardown-keeps-leader"`
+	LoseDeparted        bool `yaml:"lose-departed"`
 	// Steps are run in order.
 	Steps []yaml.Node `yaml:"steps"`
 }
@@ -185,7 +189,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	st := &stack{dir: filepath.Join(dir, "servers")}
 	defer st.stop()
 	opts := sim.Options{Charm: charm, CharmRoot: root, App: sc.App, ModelName: sc.Model,
-		Dir: filepath.Join(dir, "m"), Workload: workload}
+		Dir: filepath.Join(dir, "m"), Workload: workload,
+		TeardownKeepsLeader: sc.TeardownKeepsLeader, LoseDeparted: sc.LoseDeparted}
 	if c.verbose {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	}
