@@ -2,10 +2,7 @@ package charm
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -16,7 +13,6 @@ import (
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/admin"
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
-	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
@@ -54,13 +50,15 @@ func (c *charm) runAction(ctx context.Context) error {
 		err = fmt.Errorf("action %s is not implemented by this charm revision", c.ev.Name)
 	}
 	if err != nil {
-		return c.tools.ActionFail(ctx, err.Error())
+		return c.tools.ActionFail(ctx, decide.Truncate(err.Error(), maxLogLine))
 	}
 	return c.tools.ActionSet(ctx, results)
 }
 
 // mainClient reaches the admin API of the main process, wherever the plan
-// put it, so actions work on any unit.
+// put it, so actions work on any unit: this unit's own address when it is
+// the main, else the main unit's stable DNS name (a pod IP from a bag may
+// be stale).
 func (c *charm) mainClient(ctx context.Context) (*admin.Client, workload.Secrets, error) {
 	s, err := c.observe(ctx, false)
 	if err != nil {
@@ -68,6 +66,9 @@ func (c *charm) mainClient(ctx context.Context) (*admin.Client, workload.Secrets
 	}
 	if s.ConfigErr != nil {
 		return nil, workload.Secrets{}, s.ConfigErr
+	}
+	if c.ev.Name == "reset-user-password" && !s.Config.EnablePasswordConfig {
+		return nil, workload.Secrets{}, errors.New("enable_password_config is false: users sign in through single sign-on and have no password to reset")
 	}
 	if s.Peer == nil || s.Peer.App[decide.SecretIDKey] == "" {
 		return nil, workload.Secrets{}, errors.New("the application has no secrets yet: wait for the charm to settle")
@@ -83,100 +84,62 @@ func (c *charm) mainClient(ctx context.Context) (*admin.Client, workload.Secrets
 			return nil, workload.Secrets{}, err
 		}
 		if plan.Main != c.ev.Unit {
-			report, _ := relations.ParseUnitReport(s.Peer.Units[plan.Main])
-			if report.IP == "" {
-				return nil, workload.Secrets{}, fmt.Errorf("the main unit %s has not published its address yet", plan.Main)
-			}
-			host = report.IP
+			host = relations.UnitDNSName(plan.Main, c.ev.Model)
 		}
 	}
 	base := "http://" + net.JoinHostPort(host, strconv.Itoa(workload.ClientPort))
 	return &admin.Client{BaseURL: base, HTTP: c.opts.AdminHTTP, ServerName: s.Config.ServerName}, secrets, nil
 }
 
-// charmAdmin is the admin user the charm uses for admin API calls. Its
-// password is derived from the registration shared secret, so no unit
-// stores another secret and any unit can log in as it.
-const charmAdmin = "synapse-charm-admin"
-
-func charmAdminPassword(secrets workload.Secrets) string {
-	mac := hmac.New(sha256.New, []byte(secrets.Registration))
-	mac.Write([]byte(charmAdmin))
-	return hex.EncodeToString(mac.Sum(nil))
-}
-
-// adminTokenLabel labels the unit-owned secret that keeps this unit's
-// admin access token between actions, so actions do not log in each time
-// (Synapse rate-limits logins).
-const adminTokenLabel = "synapse-admin-token"
-
-// adminToken returns a working admin access token: the one this unit kept,
-// or a new login as the charm's admin user, registered first if needed.
-func (c *charm) adminToken(ctx context.Context, api *admin.Client, secrets workload.Secrets) (string, error) {
-	kept, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{Label: adminTokenLabel})
-	keptID := ""
-	if err == nil && kept["token"] != "" {
-		if api.Do(ctx, "GET", "/_matrix/client/v3/account/whoami", kept["token"], nil, nil) == nil {
-			return kept["token"], nil
-		}
-		ids, _ := c.tools.SecretIDs(ctx)
-		for _, id := range ids {
-			if content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id}); err == nil && content["token"] == kept["token"] {
-				keptID = id
-			}
-		}
-	}
-	password := charmAdminPassword(secrets)
-	token, err := api.Login(ctx, charmAdmin, password)
-	if err != nil {
-		var apiErr *admin.Error
-		if !errors.As(err, &apiErr) || apiErr.ErrCode != "M_FORBIDDEN" {
-			return "", fmt.Errorf("cannot log in to the main process at %s: %w", api.BaseURL, err)
-		}
-		user, err := api.Register(ctx, admin.RegisterOptions{Username: charmAdmin, Password: password, Admin: true, SharedSecret: secrets.Registration})
-		if err != nil {
-			return "", fmt.Errorf("create the charm's admin user: %w", err)
-		}
-		token = user.AccessToken
-	}
-	content := map[string]string{"token": token}
-	if keptID != "" {
-		err = c.tools.SecretSet(ctx, &juju.SecretSetOptions{ID: keptID, Content: content})
-	} else {
-		_, err = c.tools.SecretAdd(ctx, &juju.SecretAddOptions{Content: content, Label: adminTokenLabel, Description: "admin access token of this unit's actions", Owner: "unit"})
-	}
-	if err != nil {
-		c.logf("cannot keep the admin token: %v", err)
-	}
-	return token, nil
-}
-
 type adminCall func(ctx context.Context, api *admin.Client, token, userID string, params map[string]any) (map[string]string, error)
 
 // adminAction runs an admin API call on the user named by the username
-// parameter, with a clear message for a missing user.
+// parameter, with a clear message for a missing user; never on the
+// charm's own admin. A token answered 401 is renewed once.
 func (c *charm) adminAction(ctx context.Context, params map[string]any, call adminCall) (map[string]string, error) {
-	username, _ := params["username"].(string)
-	if !localpartRE.MatchString(username) {
-		return nil, fmt.Errorf("username %q is not a valid Matrix localpart (lower-case letters, digits and ._=-/+)", username)
+	username, err := usernameParam(params)
+	if err != nil {
+		return nil, err
 	}
 	api, secrets, err := c.mainClient(ctx)
 	if err != nil {
 		return nil, err
 	}
-	token, err := c.adminToken(ctx, api, secrets)
-	if err != nil {
-		return nil, err
+	if isCharmAdmin(username, secrets) {
+		return nil, refuseCharmAdmin(username)
 	}
 	userID := "@" + username + ":" + api.ServerName
-	if err := api.Do(ctx, "GET", "/_synapse/admin/v2/users/"+url.PathEscape(userID), token, nil, nil); err != nil {
-		var apiErr *admin.Error
-		if errors.As(err, &apiErr) && apiErr.Status == 404 {
-			return nil, fmt.Errorf("user %s does not exist", userID)
+	for renew := false; ; renew = true {
+		token, err := c.adminToken(ctx, api, secrets, renew)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("look up %s: %w", userID, err)
+		err = api.Do(ctx, "GET", "/_synapse/admin/v2/users/"+url.PathEscape(userID), token, nil, nil)
+		var apiErr *admin.Error
+		switch {
+		case err == nil:
+			return call(ctx, api, token, userID, params)
+		case unauthorized(err) && !renew:
+			continue
+		case errors.As(err, &apiErr) && apiErr.Status == 404:
+			return nil, fmt.Errorf("user %s does not exist", userID)
+		default:
+			return nil, fmt.Errorf("look up %s: %w", userID, err)
+		}
 	}
-	return call(ctx, api, token, userID, params)
+}
+
+// maxLocalpart bounds a username parameter: Synapse refuses user IDs
+// longer than 255 characters.
+const maxLocalpart = 255
+
+// usernameParam is the username parameter, a valid Matrix localpart.
+func usernameParam(params map[string]any) (string, error) {
+	username, _ := params["username"].(string)
+	if len(username) > maxLocalpart || !localpartRE.MatchString(username) {
+		return "", fmt.Errorf("username %q is not a valid Matrix localpart (at most %d lower-case letters, digits and ._=-/+)", cut(username), maxLocalpart)
+	}
+	return username, nil
 }
 
 func promoteUser(ctx context.Context, api *admin.Client, token, userID string, _ map[string]any) (map[string]string, error) {
@@ -214,9 +177,9 @@ func resetPassword(ctx context.Context, api *admin.Client, token, userID string,
 }
 
 func (c *charm) registerUser(ctx context.Context, params map[string]any) (map[string]string, error) {
-	username, _ := params["username"].(string)
-	if !localpartRE.MatchString(username) {
-		return nil, fmt.Errorf("username %q is not a valid Matrix localpart (lower-case letters, digits and ._=-/+)", username)
+	username, err := usernameParam(params)
+	if err != nil {
+		return nil, err
 	}
 	isAdmin, _ := params["admin"].(bool)
 	password, _ := params["password"].(string)
@@ -230,6 +193,9 @@ func (c *charm) registerUser(ctx context.Context, params map[string]any) (map[st
 	api, secrets, err := c.mainClient(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if isCharmAdmin(username, secrets) {
+		return nil, refuseCharmAdmin(username)
 	}
 	user, err := api.Register(ctx, admin.RegisterOptions{Username: username, Password: password, Admin: isAdmin, SharedSecret: secrets.Registration})
 	if err != nil {

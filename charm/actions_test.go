@@ -57,4 +57,16 @@ func TestAdminActions(t *testing.T) {
 	assert.Error(t, matrix.New(base).Login(ctx, "bob", res["user-password"]), "an anonymized user cannot log in")
 
 	assert.Contains(t, u.failingAction("promote-user-admin", map[string]any{"username": "nobody"}), "@nobody:test.local does not exist")
+
+	// The charm's own admin is out of the actions' reach, so no action
+	// breaks the later ones.
+	own := u.appSecretContent()["admin-localpart"]
+	if own == "" {
+		own = oldCharmAdmin // the revisions before the random name
+	}
+	for _, action := range []string{"reset-user-password", "anonymize-user", "promote-user-admin"} {
+		assert.Contains(t, u.failingAction(action, map[string]any{"username": own}), "the charm's own admin", action)
+	}
+	u.action("register-user", map[string]any{"username": "dave", "password": "initial-password-2"})
+	u.action("promote-user-admin", map[string]any{"username": "dave"})
 }

@@ -96,7 +96,7 @@ type charm struct {
 }
 
 func (c *charm) logf(format string, args ...any) {
-	fmt.Fprintf(c.opts.Log, format+"\n", args...)
+	fmt.Fprintln(c.opts.Log, decide.Truncate(fmt.Sprintf(format, args...), maxLogLine))
 }
 
 func (c *charm) pebble(container string) (*client.Client, error) {

@@ -364,6 +364,8 @@ var addedOptions = map[string]metaOption{
 	"max_processes_per_unit":  {"int", int64(4)},
 	"max_upload_size":         {"string", "50M"},
 	"trusted_proxies":         {"string", nil},
+
+	"saml_allow_insecure_metadata_url": {"boolean", false},
 }
 
 func metaReadConfig(t *testing.T) *jujucharm.Config {

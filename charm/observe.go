@@ -113,6 +113,9 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 	if s.AppSecret, err = c.observeAppSecret(ctx, s); err != nil {
 		return nil, fmt.Errorf("read the application secret: %w", err)
 	}
+	if err := freshAdminLocalpart(s); err != nil {
+		return nil, err
+	}
 	if !workloadFacts {
 		return s, nil
 	}
@@ -241,9 +244,13 @@ func (c *charm) relationSecret(ctx context.Context, id string) map[string]string
 	if id == "" {
 		return nil
 	}
+	if !relations.PlausibleSecretID(id) {
+		c.logf("secret ID %q from a provider's bag is not a secret URI: not read", cut(id))
+		return nil
+	}
 	content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id, Refresh: c.ev.Kind() == "secret-changed"})
 	if err != nil {
-		c.logf("secret %s not readable yet: %v", id, err)
+		c.logf("secret %s not readable yet: %v", cut(id), err)
 		return nil
 	}
 	return content

@@ -37,7 +37,7 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 			c.logf("%s", l.Message)
 			continue
 		}
-		_ = c.tools.Log(ctx, l.Level, l.Message)
+		_ = c.tools.Log(ctx, l.Level, decide.Truncate(l.Message, maxLogLine))
 	}
 	if d.CreateSecret != nil {
 		id, err := c.tools.SecretAdd(ctx, &juju.SecretAddOptions{
@@ -51,6 +51,11 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 		}
 		d.Writes = append(d.Writes, decide.BagWrite{RelationID: s.Peer.ID, App: true, Data: map[string]string{decide.SecretIDKey: id}})
 		_ = c.tools.Log(ctx, "INFO", "created the application secret "+id)
+	}
+	if d.UpdateSecret != nil {
+		if err := c.tools.SecretSet(ctx, &juju.SecretSetOptions{ID: d.UpdateSecret.ID, Content: d.UpdateSecret.Content}); err != nil {
+			return fmt.Errorf("update the application secret: %w", err)
+		}
 	}
 	if d.AppVersion != "" {
 		if err := c.tools.ApplicationVersionSet(ctx, d.AppVersion); err != nil {

@@ -156,10 +156,13 @@ func (p *idp) bagV0() map[string]string {
 // metadata at a URL only (library v0): clients are offered SSO, the SSO redirect sends them
 // to the IdP with a SAML AuthnRequest, and Synapse publishes its service
 // provider metadata under the entity ID the Python charm used. Removing
-// the relation takes SSO away again.
+// the relation takes SSO away again. (An http metadata URL without the
+// option blocks: TestSAMLMetadataURLMustBeHTTPS in charm/decide.)
 func TestSAMLSingleSignOn(t *testing.T) {
 	p := startIdP(t)
 	u := newUnit(t)
+	// The test IdP serves plain http: allowed only by the option.
+	u.mem.SetConfig(map[string]any{"server_name": "test.local", "public_baseurl": "http://test.local/", "saml_allow_insecure_metadata_url": true})
 	u.run("config-changed")
 	require.Equal(t, juju.Active, u.mem.UnitStatus().Status, u.mem.UnitStatus().Message)
 	assert.NotContains(t, u.loginFlows(), "m.login.sso")

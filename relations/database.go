@@ -53,6 +53,9 @@ type Database struct {
 func ParseDatabase(app, secret map[string]string, requested string) (*Database, error) {
 	user, password := app["username"], app["password"]
 	if DatabaseSecretID(app) != "" {
+		if !PlausibleSecretID(DatabaseSecretID(app)) {
+			return nil, errNotSecretURI("secret-user")
+		}
 		if secret == nil {
 			return nil, fmt.Errorf("credentials secret %s: %w", DatabaseSecretID(app), ErrNotReady)
 		}

@@ -53,6 +53,9 @@ type S3 struct {
 func ParseS3(app, secret map[string]string) (*S3, error) {
 	access, key := app["access-key"], app["secret-key"]
 	if S3SecretID(app) != "" {
+		if !PlausibleSecretID(S3SecretID(app)) {
+			return nil, errNotSecretURI("secret-extra")
+		}
 		if secret == nil {
 			return nil, fmt.Errorf("credentials secret %s: %w", S3SecretID(app), ErrNotReady)
 		}

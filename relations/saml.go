@@ -55,6 +55,10 @@ var samlURLKeys = []string{
 	"single_logout_service_post_response_url",
 }
 
+// maxSAMLURL bounds the URLs of the bag: longer ones are not URLs any
+// IdP or browser uses, only a way to bloat the configuration.
+const maxSAMLURL = 2048
+
 // ParseSAML reads the provider's application bag. It is ErrNotReady until
 // the bag names the IdP (entity_id) and says where its metadata is
 // (metadata_url or metadata).
@@ -81,7 +85,11 @@ func ParseSAML(app map[string]string) (*SAML, error) {
 		return nil, fmt.Errorf("%s contains a line break or NUL", bad)
 	}
 	for _, k := range samlURLKeys {
-		if v := strings.TrimSpace(app[k]); v != "" && !validHTTPURL(v) {
+		v := strings.TrimSpace(app[k])
+		if len(v) > maxSAMLURL {
+			return nil, fmt.Errorf("%s is %d bytes long, over the %d a URL may have", k, len(v), maxSAMLURL)
+		}
+		if v != "" && !validHTTPURL(v) {
 			return nil, fmt.Errorf("%s %q is not an http(s) URL", k, v)
 		}
 	}

@@ -59,6 +59,9 @@ func ParseSMTP(app, secret map[string]string) (*SMTP, error) {
 		s.Port = n
 	}
 	if SMTPSecretID(app) != "" {
+		if !PlausibleSecretID(SMTPSecretID(app)) {
+			return nil, errNotSecretURI("password_id")
+		}
 		if secret == nil {
 			return nil, fmt.Errorf("password secret %s: %w", SMTPSecretID(app), ErrNotReady)
 		}

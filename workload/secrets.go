@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -19,6 +20,10 @@ type Secrets struct {
 	Registration string
 	Form         string
 	Replication  string
+	// AdminLocalpart is the charm's own admin user: a random name made
+	// once (GenerateAdminLocalpart), so no IdP uid or guess reaches it;
+	// "" in a secret made before it existed, until the leader adds it.
+	AdminLocalpart string
 }
 
 // Keys of the Juju secret's content.
@@ -28,7 +33,23 @@ const (
 	secretKeyRegistration = "registration-shared-secret"
 	secretKeyForm         = "form-secret"
 	secretKeyReplication  = "worker-replication-secret"
+	// SecretKeyAdminLocalpart holds AdminLocalpart.
+	SecretKeyAdminLocalpart = "admin-localpart"
 )
+
+// AdminLocalpartPrefix starts every admin name the charm makes; the rest
+// is random.
+const AdminLocalpartPrefix = "synapse-charm-"
+
+// GenerateAdminLocalpart makes a new admin name from the system's CSPRNG:
+// the prefix and 24 lower-case letters and digits (124 bits).
+func GenerateAdminLocalpart() (string, error) {
+	r, err := randomLower(24)
+	if err != nil {
+		return "", err
+	}
+	return AdminLocalpartPrefix + r, nil
+}
 
 // GenerateSecrets makes a new set of secrets from the system's CSPRNG.
 func GenerateSecrets() (Secrets, error) {
@@ -48,18 +69,25 @@ func GenerateSecrets() (Secrets, error) {
 			return Secrets{}, err
 		}
 	}
+	if s.AdminLocalpart, err = GenerateAdminLocalpart(); err != nil {
+		return Secrets{}, err
+	}
 	return s, nil
 }
 
 // Content is the Juju secret content for these secrets.
 func (s Secrets) Content() map[string]string {
-	return map[string]string{
+	c := map[string]string{
 		secretKeySigning:      s.SigningKey,
 		secretKeyMacaroon:     s.Macaroon,
 		secretKeyRegistration: s.Registration,
 		secretKeyForm:         s.Form,
 		secretKeyReplication:  s.Replication,
 	}
+	if s.AdminLocalpart != "" {
+		c[SecretKeyAdminLocalpart] = s.AdminLocalpart
+	}
+	return c
 }
 
 // SecretsFromContent reads secrets from a Juju secret's content, refusing an
@@ -71,6 +99,8 @@ func SecretsFromContent(content map[string]string) (Secrets, error) {
 		Registration: content[secretKeyRegistration],
 		Form:         content[secretKeyForm],
 		Replication:  content[secretKeyReplication],
+
+		AdminLocalpart: content[SecretKeyAdminLocalpart],
 	}
 	for key, v := range map[string]string{
 		secretKeySigning: s.SigningKey, secretKeyMacaroon: s.Macaroon,
@@ -82,6 +112,9 @@ func SecretsFromContent(content map[string]string) (Secrets, error) {
 	}
 	if err := ValidateSigningKey(s.SigningKey); err != nil {
 		return Secrets{}, err
+	}
+	if s.AdminLocalpart != "" && !adminLocalpartRE.MatchString(s.AdminLocalpart) {
+		return Secrets{}, fmt.Errorf("secret content's %q is not a charm admin name (%s and lower-case letters and digits)", SecretKeyAdminLocalpart, AdminLocalpartPrefix)
 	}
 	return s, nil
 }
@@ -110,6 +143,8 @@ func (s Secrets) Files() []File {
 	}
 }
 
+var adminLocalpartRE = regexp.MustCompile(`^` + AdminLocalpartPrefix + `[a-z0-9]{16,64}$`)
+
 const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 func randomString(n int) (string, error) {
@@ -122,4 +157,23 @@ func randomString(n int) (string, error) {
 		buf[i] = alphabet[int(b)%len(alphabet)]
 	}
 	return string(buf), nil
+}
+
+// randomLower is n random lower-case letters and digits, without bias.
+func randomLower(n int) (string, error) {
+	const chars = "abcdefghijklmnopqrstuvwxyz0123456789"
+	out := make([]byte, 0, n)
+	buf := make([]byte, 2*n)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
+			return "", fmt.Errorf("read random bytes: %w", err)
+		}
+		for _, b := range buf {
+			// 252 is the largest multiple of 36 below 256.
+			if b < 252 && len(out) < n {
+				out = append(out, chars[int(b)%len(chars)])
+			}
+		}
+	}
+	return string(out), nil
 }

@@ -24,6 +24,10 @@ type Config struct {
 	// PublicBaseURL is public_baseurl; empty means "derive it" (ingress or https://server_name/).
 	PublicBaseURL string
 
+	// SAMLAllowInsecureMetadataURL lets Synapse fetch the IdP's metadata
+	// over plain http (saml_allow_insecure_metadata_url).
+	SAMLAllowInsecureMetadataURL bool
+
 	ReportStats                    bool
 	EnablePasswordConfig           bool
 	EnableRoomListSearch           bool
@@ -112,6 +116,7 @@ func (e *Error) Options() []string {
 var defaults = map[string]any{
 	"report_stats":                       false,
 	"enable_password_config":             true,
+	"saml_allow_insecure_metadata_url":   false,
 	"enable_room_list_search":            true,
 	"allow_public_rooms_over_federation": false,
 	"block_non_admin_invites":            false,
@@ -161,6 +166,7 @@ func Parse(raw map[string]any) (Config, error) {
 	}
 	c.ReportStats = p.boolean("report_stats")
 	c.EnablePasswordConfig = p.boolean("enable_password_config")
+	c.SAMLAllowInsecureMetadataURL = p.boolean("saml_allow_insecure_metadata_url")
 	c.EnableRoomListSearch = p.boolean("enable_room_list_search")
 	c.AllowPublicRoomsOverFederation = p.boolean("allow_public_rooms_over_federation")
 	c.BlockNonAdminInvites = p.boolean("block_non_admin_invites")
@@ -475,6 +481,16 @@ func (p *parser) csv(name string, check func(string) string) []string {
 	return items
 }
 
+// The lower bounds of experimental_alive_check. Pebble's own defaults are
+// a 10s period, a threshold of 3 and a 3s timeout; below these bounds the
+// check becomes a request storm (period), restarts Synapse on one slow
+// answer (threshold) or on a busy but healthy process (timeout).
+const (
+	MinAlivePeriod    = 10 * time.Second
+	MinAliveThreshold = 2
+	MinAliveTimeout   = time.Second
+)
+
 func (p *parser) aliveCheck(name string) AliveCheck {
 	s := p.str(name)
 	parts := strings.Split(s, ",")
@@ -490,6 +506,14 @@ func (p *parser) aliveCheck(name string) AliveCheck {
 	timeout, err3 := time.ParseDuration(strings.TrimSpace(parts[2]))
 	if err1 != nil || err2 != nil || err3 != nil || period <= 0 || threshold < 1 || timeout <= 0 {
 		return bad()
+	}
+	switch {
+	case period < MinAlivePeriod:
+		p.fail(name, fmt.Sprintf("period %s is below %s: each check is a request to Synapse, and faster checks only load it", period, MinAlivePeriod))
+	case threshold < MinAliveThreshold:
+		p.fail(name, fmt.Sprintf("threshold %d is below %d: one slow answer must not restart Synapse", threshold, MinAliveThreshold))
+	case timeout < MinAliveTimeout:
+		p.fail(name, fmt.Sprintf("timeout %s is below %s: a busy Synapse answers slower than that and would be restarted in a loop", timeout, MinAliveTimeout))
 	}
 	if timeout >= period {
 		p.fail(name, fmt.Sprintf("timeout %s must be shorter than the period %s", timeout, period))

@@ -68,6 +68,11 @@ func TestParseInvalidNamesEveryField(t *testing.T) {
 		{"negative senders", map[string]any{"server_name": "e.com", "federation_senders": -2}, "federation_senders"},
 		{"bad alive check", map[string]any{"server_name": "e.com", "experimental_alive_check": "2m,five,20s"}, "experimental_alive_check"},
 		{"alive timeout too long", map[string]any{"server_name": "e.com", "experimental_alive_check": "10s,3,20s"}, "experimental_alive_check"},
+		{"alive check storm", map[string]any{"server_name": "e.com", "experimental_alive_check": "2ns,1,1ns"}, "experimental_alive_check"},
+		{"alive period below 10s", map[string]any{"server_name": "e.com", "experimental_alive_check": "9s,3,2s"}, "experimental_alive_check"},
+		{"alive threshold of 1", map[string]any{"server_name": "e.com", "experimental_alive_check": "1m,1,10s"}, "experimental_alive_check"},
+		{"alive timeout below 1s", map[string]any{"server_name": "e.com", "experimental_alive_check": "1m,3,500ms"}, "experimental_alive_check"},
+		{"saml option of wrong type", map[string]any{"server_name": "e.com", "saml_allow_insecure_metadata_url": "yes"}, "saml_allow_insecure_metadata_url"},
 		{"bad upload size", map[string]any{"server_name": "e.com", "max_upload_size": "50 MB"}, "max_upload_size"},
 		{"bad notif_from", map[string]any{"server_name": "e.com", "notif_from": "e.com"}, "notif_from"},
 		{"bad policy room", map[string]any{"server_name": "e.com", "invite_checker_policy_rooms": "no-domain"}, "invite_checker_policy_rooms"},
@@ -98,4 +103,11 @@ func TestParseTrustedProxiesAsCIDRRanges(t *testing.T) {
 	c, err = config.Parse(map[string]any{"server_name": "e.com"})
 	require.NoError(t, err)
 	assert.Empty(t, c.TrustedProxies, "no proxy is trusted by default")
+}
+
+func TestAliveCheckLowerBoundsAreAccepted(t *testing.T) {
+	c, err := config.Parse(map[string]any{"server_name": "e.com", "experimental_alive_check": "10s,2,1s"})
+	require.NoError(t, err)
+	assert.Equal(t, config.AliveCheck{Period: config.MinAlivePeriod, Threshold: config.MinAliveThreshold, Timeout: config.MinAliveTimeout}, c.AliveCheck)
+	assert.False(t, c.SAMLAllowInsecureMetadataURL, "https only by default")
 }

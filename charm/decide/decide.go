@@ -257,6 +257,7 @@ func (x *decider) secrets() (workload.Secrets, bool) {
 		d.blocked(RankSetup, "application secret %s is unusable (%v): restore it or remove it with juju remove-secret", id, err)
 		return workload.Secrets{}, false
 	}
+	x.addAdminLocalpart(id, &secrets)
 	return secrets, true
 }
 

@@ -17,6 +17,9 @@ type Decision struct {
 	// CreateSecret asks for the application's secret to be created; its
 	// ID then goes into the peer application bag under SecretIDKey.
 	CreateSecret *NewSecret
+	// UpdateSecret replaces the application secret's content (leader):
+	// the same keys plus one the secret lacked.
+	UpdateSecret *SecretUpdate
 	// VolumeID is written on this unit's /data volume when set: it names
 	// the volume, so the unit holding the homeserver's data is found again.
 	VolumeID string
@@ -67,6 +70,12 @@ type BagWrite struct {
 type NewSecret struct {
 	Label, Description string
 	Content            map[string]string
+}
+
+// SecretUpdate is a new revision of the application's secret.
+type SecretUpdate struct {
+	ID      string
+	Content map[string]string
 }
 
 // ContainerPlan is the desired state of a container and the changes that

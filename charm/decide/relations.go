@@ -356,6 +356,9 @@ func (x *decider) saml() (*workload.SAML, string, bool) {
 		x.malformed(rel, SAMLEndpoint, err)
 		return nil, "", false
 	}
+	if !x.samlMetadataSafe(rel, idp) {
+		return nil, "", false
+	}
 	if s.Synapse.Reachable && !x.hasModule(SAMLModule) {
 		d.blocked(RankImage, "SAML single sign-on needs pysaml2 (the %s Python module) and xmlsec1 in the synapse image: use an image that ships them, such as the upstream Synapse image, or juju remove-relation %s:%s %s", SAMLModule, ev.App, SAMLEndpoint, rel.RemoteApp)
 		return nil, "", false

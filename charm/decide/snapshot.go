@@ -127,6 +127,9 @@ type AppSecret struct {
 	// Fresh are newly generated secrets, used only when the leader finds
 	// no secret at all (randomness enters the decision here).
 	Fresh *workload.Secrets
+	// FreshAdminLocalpart is a new admin name, observed by the leader
+	// when the secret has none (made before the charm kept one).
+	FreshAdminLocalpart string
 }
 
 // ContainerFacts is what Pebble says about one workload container.
