@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
 )
@@ -71,12 +72,12 @@ func TestDatabaseWithProviderLocaleIsFixedBeforeFirstStart(t *testing.T) {
 	hs := u.file("/data/homeserver.yaml")
 	assert.Contains(t, hs, "name: psycopg2")
 	assert.NotContains(t, hs, "Abcdefgh12345678", "the password is not in homeserver.yaml")
-	logs := u.mem.Logs()
-	var warned bool
-	for _, l := range logs {
-		warned = warned || strings.Contains(l.Message, "not migrated")
-	}
-	assert.True(t, warned, "the operator is told SQLite data does not migrate")
+	// The SQLite database held no user and no room: nothing is left
+	// behind, and the record says the data now lives in PostgreSQL.
+	home, err := decide.ParseDataHome(u.mem.RelationData(u.mem.RelationIDs(decide.PeerEndpoint)[0], "synapse", true))
+	require.NoError(t, err)
+	require.NotNil(t, home)
+	assert.Equal(t, decide.StorePostgreSQL, home.Database)
 
 	// A second hook restarts nothing and runs no locale check again.
 	since := u.service().CurrentSince
