@@ -410,10 +410,19 @@ func (c *charm) observeDatabaseLocale(ctx context.Context, s *decide.Snapshot, p
 		return nil
 	}
 	parsed, err := relations.ParseDatabase(rel.App, rel.Secret, c.ev.App)
-	if err != nil || s.Peer.App[decide.DatabaseReadyKey] == parsed.Name+"@"+parsed.Host {
+	if err != nil {
 		return nil
 	}
+	// Looked at before Synapse first uses a database, and again whenever
+	// the database relation changes (the provider may now point at another
+	// database of the same name) or its identity is not recorded yet.
+	home, _ := decide.ParseDataHome(s.Peer.App)
 	db := &relations.Database{Host: parsed.Host, Port: parsed.Port, Name: parsed.Name, User: parsed.User, Password: parsed.Password}
+	known := s.Peer.App[decide.DatabaseReadyKey] == parsed.Name+"@"+parsed.Host
+	recorded := home != nil && home.PostgresID != "" && home.PostgresConn == decide.PostgresConn(db)
+	if known && recorded && c.ev.RelationName != DatabaseEndpoint {
+		return nil
+	}
 	locale, err := container.CheckDatabaseLocale(ctx, pc, db, s.Config.ServerName)
 	if err != nil {
 		s.DatabaseLocaleErr = err

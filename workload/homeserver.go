@@ -287,6 +287,10 @@ type DatabaseLocale struct {
 	// ForeignUsers counts Synapse users of another server_name: the
 	// database belongs to another homeserver.
 	ForeignUsers int `json:"foreign_users"`
+	// Identity tells this database from another of the same name on the
+	// same host (one recreated, or a new server behind the same name):
+	// the cluster's system identifier and the database's OID.
+	Identity string `json:"identity"`
 }
 
 // SQLiteContent is what a unit's SQLite database holds that an empty

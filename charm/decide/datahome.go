@@ -27,8 +27,13 @@ const (
 type DataHome struct {
 	// Database is StoreSQLite or StorePostgreSQL.
 	Database string `json:"database"`
-	// Postgres identifies the PostgreSQL database, "<name>@<host>".
-	Postgres string `json:"postgres,omitempty"`
+	// Postgres identifies the PostgreSQL database, "<name>@<host>", and
+	// PostgresID tells it from another of that name on that host.
+	Postgres   string `json:"postgres,omitempty"`
+	PostgresID string `json:"postgres_id,omitempty"`
+	// PostgresConn is where the identity was last read (user@host:port/
+	// name): a provider pointing elsewhere is looked at again.
+	PostgresConn string `json:"postgres_conn,omitempty"`
 	// Media is StoreLocal or StoreS3.
 	Media string `json:"media"`
 	// Bucket is the S3 bucket of the media.
@@ -164,7 +169,18 @@ func (x *decider) recordHome(hv homeView, plan planView, in inputs) {
 	}
 	next.Database, next.Postgres = StoreSQLite, ""
 	if in.db != nil {
-		next.Database, next.Postgres = StorePostgreSQL, in.db.Name+"@"+in.db.Host
+		marker := in.db.Name + "@" + in.db.Host
+		if hv.rec == nil || hv.rec.Database != StorePostgreSQL || hv.rec.Postgres != marker {
+			next.PostgresID, next.PostgresConn = "", ""
+		}
+		next.Database, next.Postgres = StorePostgreSQL, marker
+		if l := x.s.DatabaseLocale; l != nil && l.Identity != "" {
+			// Observed this hook, and accepted (a refused database
+			// stops the hook before this).
+			next.PostgresID, next.PostgresConn = l.Identity, PostgresConn(in.db)
+		}
+	} else {
+		next.PostgresID, next.PostgresConn = "", ""
 	}
 	switch {
 	case in.media != nil:
@@ -201,3 +217,8 @@ func (x *decider) mediaNote(hv homeView) string {
 
 // planView is what recordHome needs of the plan.
 type planView struct{ main string }
+
+// PostgresConn names where a database is reached, without its password.
+func PostgresConn(db *relations.Database) string {
+	return fmt.Sprintf("%s@%s:%d/%s", db.User, db.Host, db.Port, db.Name)
+}

@@ -160,3 +160,38 @@ func TestUnreadablePlanIsRebuiltWithoutRestarts(t *testing.T) {
 		assert.Contains(t, st.Message, "refresh the charm")
 	})
 }
+
+// A PostgreSQL application removed and deployed again answers under the
+// same database name and host: the identity inside tells it apart.
+func TestRecreatedDatabaseUnderTheSameNameIsRefused(t *testing.T) {
+	s := ttReady(t)
+	s.Database, s.SQLite = ttDatabase(), ttEmptySQLite()
+	s.DatabaseLocale = &workload.DatabaseLocale{Collate: "C", CType: "C", Superuser: true, Identity: "7311/16384"}
+	s = ttSettle(t, ttApply(t, s, decide.Decide(s)))
+	require.Equal(t, "7311/16384", ttHome(t, s).PostgresID, "the identity is recorded")
+
+	for _, tc := range []struct {
+		name   string
+		locale *workload.DatabaseLocale
+		refuse bool
+	}{
+		{"the same database", &workload.DatabaseLocale{Collate: "C", CType: "C", Tables: 140, Identity: "7311/16384"}, false},
+		{"recreated, empty", &workload.DatabaseLocale{Collate: "C", CType: "C", Identity: "9044/16390"}, true},
+		{"recreated, restored", &workload.DatabaseLocale{Collate: "C", CType: "C", Tables: 140, Identity: "9044/16390"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := ttClone(s)
+			x.Event.Kind = "relation-changed"
+			x.DatabaseLocale = tc.locale
+			d := decide.Decide(x)
+			st := ttStatus(d)
+			if !tc.refuse {
+				assert.Equal(t, decide.Active, st.Level, st.Message)
+				return
+			}
+			assert.Equal(t, decide.Blocked, st.Level)
+			assert.True(t, ttHas(st.Message, "is not the one the homeserver's data is in", "juju remove-relation synapse:database postgresql-k8s"), st.Message)
+			assert.Nil(t, d.Synapse, "Synapse is not moved onto the empty database")
+		})
+	}
+}

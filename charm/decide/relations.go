@@ -92,6 +92,10 @@ func (x *decider) database(in *inputs, hv homeView) (*relations.Database, string
 	db := &relations.Database{Host: parsed.Host, Port: parsed.Port, Name: parsed.Name, User: parsed.User, Password: parsed.Password}
 	marker := parsed.Name + "@" + parsed.Host
 	if x.app[DatabaseReadyKey] == marker {
+		if refused := x.recreatedDatabase(hv, rel, marker); refused != "" {
+			d.blocked(RankRelation, "%s", refused)
+			return nil, "", false
+		}
 		return db, "", true
 	}
 	if !s.Leader {
@@ -126,6 +130,24 @@ func (x *decider) database(in *inputs, hv homeView) (*relations.Database, string
 		d.Logs = append(d.Logs, LogLine{Level: "WARNING", Message: fmt.Sprintf("the homeserver's data moves to PostgreSQL database %s (it held %d tables)", marker, locale.Tables)})
 	}
 	return db, "", true
+}
+
+// recreatedDatabase says why the database the data lives in, offered again
+// under the same name and host, cannot be used: it is another, empty one (a
+// PostgreSQL application removed and deployed again, a database dropped and
+// recreated). "" when it is the same one, when it holds data (restored), or
+// when it was not looked at this hook.
+func (x *decider) recreatedDatabase(hv homeView, rel *RelationView, marker string) string {
+	l, rec := x.s.DatabaseLocale, hv.rec
+	if l == nil || rec == nil || rec.Database != StorePostgreSQL || rec.Postgres != marker || rec.PostgresID == "" || l.Identity == "" {
+		return ""
+	}
+	if l.Identity == rec.PostgresID || l.Tables > 0 {
+		return ""
+	}
+	ev := x.ev()
+	return fmt.Sprintf("database %s is not the one the homeserver's data is in: it was recreated and is empty: restore the data into it (postgresql-k8s restore), or integrate the PostgreSQL that holds it again, or juju remove-relation %s:%s %s",
+		marker, ev.App, DatabaseEndpoint, rel.RemoteApp)
 }
 
 // refuseDatabase says why a PostgreSQL database offered after the first

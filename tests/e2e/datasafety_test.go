@@ -169,6 +169,18 @@ func TestGarbagePlanRepairedInOneLeaderHook(t *testing.T) {
 // database, which stays empty; no login is ever answered by an empty
 // server; and the user, with the message, is still in the first database.
 func TestEmptyDatabaseRefused(t *testing.T) {
+	emptyDatabaseRefused(t, "postgresql-second-primary.", []string{"is empty", "integrate the PostgreSQL that holds"})
+}
+
+// TestRecreatedDatabaseRefused: the empty database answers under the same
+// database name and host as the one the data is in (a PostgreSQL
+// application removed and deployed again): the identity inside tells them
+// apart, and the unit refuses it the same way.
+func TestRecreatedDatabaseRefused(t *testing.T) {
+	emptyDatabaseRefused(t, "", []string{"is not the one the homeserver's data is in", "integrate the PostgreSQL that holds it again"})
+}
+
+func emptyDatabaseRefused(t *testing.T, hostPrefix string, want []string) {
 	start := time.Now()
 	d := newDeployment(t, 1)
 	d.integrate("postgresql")
@@ -183,6 +195,9 @@ func TestEmptyDatabaseRefused(t *testing.T) {
 	_, err = alice.Send(ctx, room, text)
 	require.NoError(t, err)
 	before := d.m.PebbleSnapshot(d.ctx)
+	if rel, ok := d.m.RelationOn("synapse-peers"); ok {
+		t.Logf("data home: %s", rel.AppData["data-home"])
+	}
 
 	probe := startTokenProbe(ctx, alice)
 	d.removeRelation("postgresql")
@@ -194,11 +209,11 @@ func TestEmptyDatabaseRefused(t *testing.T) {
 	second, err := bed.StartPostgres(d.ctx, filepath.Join(d.dir, "pg-second"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = second.Stop() })
-	d.integrateWith("postgresql-second", &sim.PostgreSQL{
-		AppName:  "postgresql-second",
-		Server:   second,
-		Hostname: "postgresql-second-primary." + d.m.Name() + ".svc.cluster.local",
-	}, "database")
+	host := ""
+	if hostPrefix != "" {
+		host = hostPrefix + d.m.Name() + ".svc.cluster.local"
+	}
+	d.integrateWith("postgresql-second", &sim.PostgreSQL{AppName: "postgresql-second", Server: second, Hostname: host}, "database")
 	d.m.UpdateStatus()
 	d.waitIdle()
 	seen, first := probe.stop()
@@ -207,8 +222,9 @@ func TestEmptyDatabaseRefused(t *testing.T) {
 	st = d.unit("synapse/0").WorkloadStatus
 	t.Logf("empty database integrated: %s %q", st.Status, st.Message)
 	assert.Equal(t, "blocked", st.Status)
-	assert.Contains(t, st.Message, "is empty")
-	assert.Contains(t, st.Message, "integrate the PostgreSQL that holds")
+	for _, w := range want {
+		assert.Contains(t, st.Message, w)
+	}
 	assert.Contains(t, st.Message, "juju remove-relation synapse:database postgresql-second")
 	assert.Zero(t, seen["refused"], "an empty homeserver answered that it does not know the user's token: %v", seen)
 	outcome, detail = loginOutcome(ctx, d.nginx("synapse/0"), "alice", password)

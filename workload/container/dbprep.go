@@ -42,7 +42,14 @@ cur.execute("SELECT to_regclass('public.users') IS NOT NULL")
 if cur.fetchone()[0]:
     cur.execute("SELECT count(*) FROM users WHERE name NOT LIKE %s", ("%:" + p["server_name"].replace("%", r"\%").replace("_", r"\_"),))
     foreign = cur.fetchone()[0]
-print(json.dumps({"collate": coll, "ctype": ctype, "tables": tables, "superuser": bool(row and row[0]), "foreign_users": foreign}))
+cur.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
+ident = str(cur.fetchone()[0])
+try:
+    cur.execute("SELECT system_identifier FROM pg_control_system()")
+    ident = str(cur.fetchone()[0]) + "/" + ident
+except psycopg2.Error:
+    pass
+print(json.dumps({"collate": coll, "ctype": ctype, "tables": tables, "superuser": bool(row and row[0]), "foreign_users": foreign, "identity": ident}))
 `
 
 // CheckDatabaseLocale reads the database's collation and ctype, whether it
