@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/config"
-	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
@@ -21,23 +20,10 @@ import (
 // configuration Synapse rejects is reported with Synapse's own message
 // while the running files stay untouched.
 func TestCheckConfigLoadsWithTheImagesSynapse(t *testing.T) {
-	bed.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	img, err := bed.Image(ctx)
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("/tmp", "cc")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	data := filepath.Join(dir, "data")
-	require.NoError(t, os.Mkdir(data, 0o755))
-	ct, err := bed.StartContainer(ctx, bed.ContainerOptions{
-		Name: "synapse", Image: img, Dir: filepath.Join(dir, "c"), SocketDir: filepath.Join(dir, "s"),
-		Binds: []bed.Bind{{HostPath: data, Path: "/data"}},
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ct.Stop() })
-	pc := ct.Client()
+	rb := newRestoreBed(t) // a synapse container over the bed image, its /data bound
+	pc, data := rb.pc, rb.data
 
 	cfg, err := config.Parse(map[string]any{"server_name": "check.test"})
 	require.NoError(t, err)
