@@ -321,17 +321,9 @@ func (c *Call) resolveLabel(v *Secrets, label string) string {
 }
 
 func secretGet(c *Call, fs *FlagSet, args []string) error {
-	id := ""
-	if len(args) > 0 {
-		var err error
-		if id, err = ParseSecretURI(args[0]); err != nil {
-			return Usagef("secret URI %q not valid", args[0])
-		}
-		args = args[1:]
-	}
-	label := fs.Str("label")
-	if id == "" && label == "" {
-		return Usagef("require either a secret URI or label")
+	id, label, args, err := secretRef(fs, args)
+	if err != nil {
+		return err
 	}
 	if fs.Bool("peek") && fs.Bool("refresh") {
 		return Usagef("specify one of --peek or --refresh but not both")
@@ -436,17 +428,9 @@ type secretAccessEntry struct {
 }
 
 func secretInfoGet(c *Call, fs *FlagSet, args []string) error {
-	id := ""
-	if len(args) > 0 {
-		var err error
-		if id, err = ParseSecretURI(args[0]); err != nil {
-			return Usagef("secret URI %q not valid", args[0])
-		}
-		args = args[1:]
-	}
-	label := fs.Str("label")
-	if id == "" && label == "" {
-		return Usagef("require either a secret URI or label")
+	id, label, args, err := secretRef(fs, args)
+	if err != nil {
+		return err
 	}
 	if id != "" && label != "" {
 		return Usagef("specify either a secret URI or label but not both")
@@ -589,4 +573,21 @@ func secretRevoke(c *Call, fs *FlagSet, args []string) error {
 	}
 	c.Host.AddSecretOp(op)
 	return nil
+}
+
+// secretRef reads the secret a tool names: an optional URI argument and
+// the --label flag, one of which is required. It returns the arguments
+// after the URI.
+func secretRef(fs *FlagSet, args []string) (id, label string, rest []string, err error) {
+	if len(args) > 0 {
+		if id, err = ParseSecretURI(args[0]); err != nil {
+			return "", "", nil, Usagef("secret URI %q not valid", args[0])
+		}
+		args = args[1:]
+	}
+	label = fs.Str("label")
+	if id == "" && label == "" {
+		return "", "", nil, Usagef("require either a secret URI or label")
+	}
+	return id, label, args, nil
 }
