@@ -269,9 +269,10 @@ func (x *decider) version() (string, bool) {
 		return "", false
 	}
 	if img.NoSynapseUser {
-		// Synapse never runs as root; the processes it runs keep running.
-		x.d.blocked(RankImage, "the %s image has no user with uid %d, which every Synapse process runs as: use an image that has it", workload.SynapseContainer, workload.SynapseUserID)
-		return "", false
+		// Pebble runs a service under a numeric uid whether or not the
+		// image names it (the upstream image names none: its start script
+		// switches to 991:991 by number), so this only informs.
+		x.d.note(fmt.Sprintf("Synapse runs as uid %d, which the %s image's /etc/passwd does not list", workload.SynapseUserID, workload.SynapseContainer))
 	}
 	if img.VersionAsked && img.SynapseVersion != x.s.Peer.Own[relations.PeerKeySynapseVersion] {
 		x.d.AppVersion = img.SynapseVersion

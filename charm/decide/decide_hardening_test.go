@@ -9,17 +9,24 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
-// An image without Synapse's user blocks, naming the uid, and the synapse
-// container is left as it is: Synapse never runs as root.
-func TestImageWithoutSynapseUserBlocks(t *testing.T) {
+// An image whose /etc/passwd does not list Synapse's uid (the upstream
+// image's does not: its start script switches to 991:991 by number) still
+// runs Synapse as that uid, never as root; the status says so.
+func TestImageWithoutSynapseUserStillRunsUnprivileged(t *testing.T) {
 	s := ttReady(t)
 	s.Event.Kind = "pebble-ready"
 	s.Image.NoSynapseUser = true
 	d := decide.Decide(s)
 	st := ttStatus(d)
-	assert.Equal(t, decide.Blocked, st.Level)
-	assert.Contains(t, st.Message, "no user with uid 991")
-	assert.Nil(t, d.Synapse, "the synapse container is not touched")
+	assert.Equal(t, decide.Active, st.Level)
+	assert.Contains(t, st.Message, "Synapse runs as uid 991, which the synapse image's /etc/passwd does not list")
+	if assert.NotNil(t, d.Synapse) {
+		for name, svc := range d.Synapse.Want.Layer.Services {
+			if assert.NotNil(t, svc.UserID, name) {
+				assert.Equal(t, workload.SynapseUserID, *svc.UserID, name)
+			}
+		}
+	}
 }
 
 // Every Synapse process runs as 991:991; its secrets are its own.
