@@ -133,6 +133,14 @@ func FuzzParseDatabase(f *testing.F) {
 			secret = bag("username", secretUser, "password", secretPassword)
 		}
 		d, err := relations.ParseDatabase(app, secret, requested)
+		if secretURI != "" && !relations.PlausibleSecretID(secretURI) {
+			// Not a secret URI at all: malformed, not merely unready.
+			if err == nil || errors.Is(err, relations.ErrNotReady) {
+				t.Fatalf("secret-user %q: want a hard error, got %v", secretURI, err)
+			}
+			checkHardError(t, err, "endpoints", "tls", "username", "password", "database", "secret-user")
+			return
+		}
 		wantUser, wantPassword := user, password
 		if secretURI != "" {
 			wantUser, wantPassword = secretUser, secretPassword
@@ -153,7 +161,7 @@ func FuzzParseDatabase(f *testing.F) {
 			if errors.Is(err, relations.ErrNotReady) {
 				t.Errorf("complete bag %v is reported not ready", app)
 			}
-			checkHardError(t, err, "endpoints", "tls", "username", "password", "database")
+			checkHardError(t, err, "endpoints", "tls", "username", "password", "database", "secret-user")
 			return
 		}
 		if d.User != wantUser || d.Password != wantPassword {
@@ -264,6 +272,14 @@ func FuzzParseS3(f *testing.F) {
 			secret = bag("access-key", secretAccess, "secret-key", secretKey)
 		}
 		s, err := relations.ParseS3(app, secret)
+		if secretURI != "" && !relations.PlausibleSecretID(secretURI) {
+			// Not a secret URI at all: malformed, not merely unready.
+			if err == nil || errors.Is(err, relations.ErrNotReady) {
+				t.Fatalf("secret-extra %q: want a hard error, got %v", secretURI, err)
+			}
+			checkHardError(t, err, "endpoint", "s3-uri-style", "s3-api-version", "access-key", "secret-key", "bucket", "region", "path", "secret-extra")
+			return
+		}
 		wantAccess, wantKey := access, key
 		if secretURI != "" {
 			wantAccess, wantKey = secretAccess, secretKey
@@ -281,7 +297,7 @@ func FuzzParseS3(f *testing.F) {
 			if errors.Is(err, relations.ErrNotReady) {
 				t.Errorf("complete bag %v is reported not ready", app)
 			}
-			checkHardError(t, err, "endpoint", "s3-uri-style", "s3-api-version", "access-key", "secret-key", "bucket", "region", "path")
+			checkHardError(t, err, "endpoint", "s3-uri-style", "s3-api-version", "access-key", "secret-key", "bucket", "region", "path", "secret-extra")
 			return
 		}
 		if s.AccessKey != wantAccess || s.SecretKey != wantKey || s.Bucket != bucket || s.Region != region {
