@@ -251,6 +251,9 @@ func (m *Model) runProcess(ctx context.Context, argv []string, dir string, env [
 	}
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
+	if wrapper, args := m.inModelNetwork(path, argv[1:]); wrapper != "" {
+		cmd = exec.Command(wrapper, args...)
+	}
 	cmd.Dir = dir
 	cmd.Env = env
 	if stdin != nil {
@@ -508,4 +511,22 @@ func (hc *hookContext) pendingState() map[string]string {
 		}
 	}
 	return out
+}
+
+// inModelNetwork wraps a command so that it resolves the model's host
+// names as a process in a pod does (Kubernetes gives every pod the
+// cluster's DNS; the charm's actions reach the main by its stable name): in
+// a mount namespace of its own, the model's hosts file is bound on
+// /etc/hosts. It needs root and util-linux's unshare; without them the
+// command runs as it is ("" wrapper).
+func (m *Model) inModelNetwork(path string, args []string) (string, []string) {
+	if m.hostsPath == "" || os.Geteuid() != 0 {
+		return "", nil
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		return "", nil
+	}
+	const script = `mount --bind "$0" /etc/hosts && exec "$@"`
+	return unshare, append([]string{"--mount", "--propagation", "private", "/bin/sh", "-c", script, m.hostsPath, path}, args...)
 }
