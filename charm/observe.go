@@ -48,6 +48,11 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 	if s.Leader, err = c.tools.IsLeader(ctx); err != nil {
 		return nil, err
 	}
+	if workloadFacts && leaving(ev) {
+		// A unit on its way out decides nothing but its status, and Juju
+		// may already refuse it its relations (and Pebble be gone).
+		return s, nil
+	}
 	ids, err := c.tools.RelationIDs(ctx, PeerEndpoint)
 	if err != nil {
 		return nil, err
@@ -223,12 +228,20 @@ func (c *charm) observeAll(ctx context.Context, endpoint string, local, own bool
 	for _, id := range ids {
 		v := &decide.RelationView{ID: id}
 		if local {
-			if v.Local, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true}); err != nil {
+			v.Local, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true})
+			if juju.IsPermissionDenied(err) {
+				continue // the relation is going away for this unit
+			}
+			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", id, err)
 			}
 		}
 		if own {
-			if v.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit}); err != nil {
+			v.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit})
+			if juju.IsPermissionDenied(err) {
+				continue
+			}
+			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", id, err)
 			}
 		}
@@ -459,4 +472,15 @@ func randomID() (string, error) {
 		return "", fmt.Errorf("random volume id: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// leaving reports whether the hook is a unit's own teardown: its stop or
+// remove, or its relation-departed naming itself (decide.Decide says the
+// same from the snapshot).
+func leaving(ev juju.Event) bool {
+	switch ev.Kind() {
+	case "stop", "remove":
+		return true
+	}
+	return ev.DepartingUnit != "" && ev.DepartingUnit == ev.Unit
 }
