@@ -158,7 +158,7 @@ func Parse(raw map[string]any) (Config, error) {
 	if c.PublicBaseURL != "" {
 		u, err := url.Parse(c.PublicBaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" ||
-			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || (u.Port() != "" && !validPort(u.Port())) {
+			u.User != nil || strings.ContainsAny(c.PublicBaseURL, "?#") || (u.Port() != "" && !validPort(u.Port())) {
 			p.fail("public_baseurl", fmt.Sprintf("%q must be an absolute http(s) URL such as https://matrix.example.com/", c.PublicBaseURL))
 		} else if !strings.HasSuffix(c.PublicBaseURL, "/") {
 			c.PublicBaseURL += "/"
