@@ -430,7 +430,7 @@ func (c *charm) observeDatabaseLocale(ctx context.Context, s *decide.Snapshot, p
 	// the database relation changes (the provider may now point at another
 	// database of the same name) or its identity is not recorded yet.
 	home, _ := decide.ParseDataHome(s.Peer.App)
-	db := &relations.Database{Host: parsed.Host, Port: parsed.Port, Name: parsed.Name, User: parsed.User, Password: parsed.Password}
+	db := parsed
 	known := s.Peer.App[decide.DatabaseReadyKey] == parsed.Name+"@"+parsed.Host
 	recorded := home != nil && home.PostgresID != "" && home.PostgresConn == decide.PostgresConn(db)
 	if known && recorded && c.ev.RelationName != DatabaseEndpoint {

@@ -89,7 +89,7 @@ func (x *decider) database(in *inputs, hv homeView) (*relations.Database, string
 		x.malformed(rel, DatabaseEndpoint, err)
 		return nil, "", false
 	}
-	db := &relations.Database{Host: parsed.Host, Port: parsed.Port, Name: parsed.Name, User: parsed.User, Password: parsed.Password}
+	db := parsed
 	marker := parsed.Name + "@" + parsed.Host
 	if x.app[DatabaseReadyKey] == marker {
 		if refused := x.recreatedDatabase(hv, rel, marker); refused != "" {
