@@ -51,7 +51,7 @@ func (c *Cluster) sharedWorkerConfig(doc map[string]any) {
 			instanceMap["main"] = map[string]any{"host": p.Host, "port": repl}
 			continue
 		}
-		if spec, ok := Spec(p.Role); ok && spec.Replication {
+		if spec, ok := Spec(p.Role); ok && spec.Replication() {
 			_, repl, _ := Ports(p.Index)
 			instanceMap[p.Name] = map[string]any{"host": p.Host, "port": repl}
 		}
@@ -67,8 +67,8 @@ func (c *Cluster) sharedWorkerConfig(doc map[string]any) {
 		for i, h := range holders {
 			names[i] = h.Name
 		}
-		if spec.Stream != "" {
-			streams[spec.Stream] = names
+		for _, s := range spec.Streams {
+			streams[s] = names
 		}
 		if spec.InstancesKey != "" {
 			doc[spec.InstancesKey] = names
@@ -117,7 +117,7 @@ func renderWorkerFile(p ClusterProcess, bind string) map[string]any {
 			"resources":      []any{map[string]any{"names": spec.Resources}},
 		},
 	}
-	if spec.Replication {
+	if spec.Replication() {
 		listeners = append(listeners, map[string]any{
 			"type":           "http",
 			"port":           replPort,

@@ -145,7 +145,7 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 			if spec.Role != "" && p.Role == spec.Role {
 				out = append(out, p)
 			}
-			if rs, _ := Spec(p.Role); spec.Stream != "" && rs.Stream == spec.Stream {
+			if rs, _ := Spec(p.Role); spec.Stream != "" && slices.Contains(rs.Streams, spec.Stream) {
 				out = append(out, p)
 			}
 		}

@@ -41,6 +41,10 @@ const (
 	// PoolRoom is every generic worker, hashed by the room in the path:
 	// event sending and /messages.
 	PoolRoom Pool = "room"
+	// PoolInitialSync is the initial-sync workers, hashed by user: a /sync
+	// without a since token and /initialSync, which are slow and would
+	// hold up the incremental syncs of the sync pool.
+	PoolInitialSync Pool = "initial-sync"
 	// PoolMedia is the media worker, or main when there is none.
 	PoolMedia Pool = "media"
 	// PoolNone is nobody: nginx answers 404 itself.
@@ -398,8 +402,10 @@ var compiledRoutes = sync.OnceValue(func() [][]*regexp.Regexp {
 func WorkerStreams(roles []Role) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range roles {
-		if spec, ok := Spec(r); ok && spec.Stream != "" {
-			out[spec.Stream] = true
+		if spec, ok := Spec(r); ok {
+			for _, s := range spec.Streams {
+				out[s] = true
+			}
 		}
 	}
 	return out

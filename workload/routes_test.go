@@ -178,7 +178,7 @@ var realRequests = []request{
 var clusterStreams = workload.WorkerStreams([]workload.Role{workload.RoleGeneric, workload.RoleEventPersister, workload.RoleMedia})
 
 func TestRealRequestsReachThePoolTheDocsName(t *testing.T) {
-	assert.Equal(t, map[string]bool{"events": true}, clusterStreams)
+	assert.Equal(t, map[string]bool{"events": true, "quarantined_media_changes": true}, clusterStreams)
 	for _, r := range realRequests {
 		assert.Equal(t, r.want, workload.Resolve(r.method, r.path, clusterStreams), "%s %s", r.method, r.path)
 	}
