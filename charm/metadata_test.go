@@ -357,9 +357,11 @@ var pythonOptions = map[string]metaOption{
 
 // addedOptions are this charm's additions (worker topology, upload size).
 var addedOptions = map[string]metaOption{
-	"event_persisters":        {"int", int64(0)},
-	"federation_senders":      {"int", int64(1)},
-	"pushers":                 {"int", int64(1)},
+	"event_persisters":        {"int", int64(-1)},
+	"federation_senders":      {"int", int64(-1)},
+	"pushers":                 {"int", int64(-1)},
+	"workers_preset":          {"string", "balanced"},
+	"worker_counts":           {"string", ""},
 	"keep_singletons_on_main": {"boolean", false},
 	"max_processes_per_unit":  {"int", int64(4)},
 	"max_upload_size":         {"string", "50M"},

@@ -40,11 +40,12 @@ func (c *Cluster) holders(role Role) []ClusterProcess {
 }
 
 // sharedWorkerConfig renders what every process must agree on: where
-// processes are, who writes which stream and who holds which duty. The
-// bytes depend only on the plan, so every unit renders the same.
+// processes are, who writes which stream and who holds which duty. It is
+// derived from the role table's columns alone; the bytes depend only on
+// the plan, so every unit renders the same.
 func (c *Cluster) sharedWorkerConfig(doc map[string]any) {
 	instanceMap := map[string]any{}
-	streams := map[string]any{}
+	streams := map[string][]string{}
 	for _, p := range c.Processes {
 		if p.Role == RoleMain {
 			_, repl, _ := Ports(0)
@@ -59,8 +60,8 @@ func (c *Cluster) sharedWorkerConfig(doc map[string]any) {
 	for _, spec := range Roles {
 		holders := c.holders(spec.Role)
 		if len(holders) == 0 {
-			// Leaving a key out keeps the duty on main; an empty list would
-			// mean "nobody does it".
+			// Leaving a key out keeps the duty or stream on main; an empty
+			// list would mean "nobody does it".
 			continue
 		}
 		names := make([]string, len(holders))
@@ -68,7 +69,7 @@ func (c *Cluster) sharedWorkerConfig(doc map[string]any) {
 			names[i] = h.Name
 		}
 		for _, s := range spec.Streams {
-			streams[s] = names
+			streams[s] = append(streams[s], names...)
 		}
 		if spec.InstancesKey != "" {
 			doc[spec.InstancesKey] = names
@@ -76,8 +77,8 @@ func (c *Cluster) sharedWorkerConfig(doc map[string]any) {
 		if spec.SingleKey != "" {
 			doc[spec.SingleKey] = names[0]
 		}
-		if spec.Role == RoleMedia {
-			doc["enable_media_repo"] = false
+		for k, v := range spec.SharedWhenHeld {
+			doc[k] = v
 		}
 	}
 	doc["instance_map"] = instanceMap
@@ -132,8 +133,9 @@ func renderWorkerFile(p ClusterProcess, bind string) map[string]any {
 		"worker_listeners":  listeners,
 		"worker_log_config": LogConfigPath,
 	}
-	if p.Role == RoleMedia {
-		doc["enable_media_repo"] = true
-	}
+	// Every worker says whether it loads the media repository: left out,
+	// each would load it and run media retention on a volume without the
+	// media (synapse/config/repository.py).
+	doc["enable_media_repo"] = spec.LoadsMedia
 	return doc
 }

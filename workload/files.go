@@ -3,8 +3,13 @@ package workload
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // File is one file the charm keeps in a container.
@@ -50,4 +55,124 @@ func HashFiles(files []File) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// ProcessConfigHash returns the restart hash of the Synapse process name
+// ("main" or a slot "<role>-<n>"): the digest of what it reads among
+// files, so that a change it does not read restarts it not. It reads
+// the files every process reads, its own worker file, the S3 files when
+// it loads the media repository, and of homeserver.yaml the keys
+// readsKey gives it. homeserver.yaml itself stays one file, the same on
+// every unit: only the hash is cut.
+func ProcessConfigHash(files []File, name string) (string, error) {
+	reads, _, err := processReads(files, name, slotRole(name))
+	if err != nil {
+		return "", err
+	}
+	return HashFiles(reads), nil
+}
+
+// slotRole is the role of a process name: slots are named "<role>-<n>".
+func slotRole(name string) Role {
+	if i := strings.LastIndexByte(name, '-'); i > 0 && name != string(RoleMain) {
+		return Role(name[:i])
+	}
+	return Role(name)
+}
+
+// processReads returns what process name of role reads among files, and
+// whether it loads the media repository.
+func processReads(files []File, name string, role Role) ([]File, bool, error) {
+	docs := map[string]map[string]any{}
+	own := ""
+	if role != RoleMain {
+		own = WorkerConfigPath(name)
+	}
+	for _, f := range files {
+		if f.Path == HomeserverPath || f.Path == own {
+			doc := map[string]any{}
+			if err := yaml.Unmarshal(f.Content, &doc); err != nil {
+				return nil, false, fmt.Errorf("read %s for the restart hash of %s: %w", f.Path, name, err)
+			}
+			docs[f.Path] = doc
+		}
+	}
+	media := loadsMedia(docs[HomeserverPath], docs[own])
+	var reads []File
+	for _, f := range files {
+		switch {
+		case f.Path == HomeserverPath:
+			cut, err := cutKeys(docs[HomeserverPath], func(key string) bool { return readsKey(key, role, media) })
+			if err != nil {
+				return nil, false, fmt.Errorf("restart hash of %s: %w", name, err)
+			}
+			reads = append(reads, File{Path: f.Path, Content: cut})
+		case strings.HasPrefix(f.Path, DataDir+"/workers/"):
+			if f.Path == own {
+				reads = append(reads, f)
+			}
+		case f.Path == AWSCredentialsPath || f.Path == AWSConfigPath:
+			if media {
+				reads = append(reads, f)
+			}
+		default:
+			reads = append(reads, f)
+		}
+	}
+	return reads, media, nil
+}
+
+// loadsMedia is Synapse's rule (synapse/config/repository.py): a process
+// loads the media repository unless enable_media_repo, its worker file's
+// over homeserver.yaml's, is false.
+func loadsMedia(homeserver, worker map[string]any) bool {
+	v, ok := worker["enable_media_repo"]
+	if !ok {
+		v, ok = homeserver["enable_media_repo"]
+	}
+	return !ok || v != false
+}
+
+// readsKey reports whether a process of role reads a top-level key of
+// homeserver.yaml: the media keys only where the media repository loads;
+// a role's keys, when its holders change with main-and-holders restarts,
+// only the main and the holders; every other key (instance_map and
+// stream_writers among them) every process.
+func readsKey(key string, role Role, media bool) bool {
+	if slices.Contains(MediaKeys, key) {
+		return media
+	}
+	if owner, ok := roleKeyOwner(key); ok {
+		return role == RoleMain || role == owner
+	}
+	return true
+}
+
+// roleKeyOwner returns the role whose holders, with the main, alone read
+// key.
+func roleKeyOwner(key string) (Role, bool) {
+	for _, s := range Roles {
+		if s.Restart != RestartMainAndHolders {
+			continue
+		}
+		if _, held := s.SharedWhenHeld[key]; held || key == s.InstancesKey || key == s.SingleKey {
+			return s.Role, true
+		}
+	}
+	return "", false
+}
+
+// cutKeys renders the keys of doc that keep says (yaml sorts them).
+func cutKeys(doc map[string]any, keep func(string) bool) ([]byte, error) {
+	cut := map[string]any{}
+	for k, v := range doc {
+		if keep(k) {
+			cut[k] = v
+		}
+	}
+	out, err := yaml.Marshal(cut)
+	if err != nil {
+		return nil, fmt.Errorf("cut %s: %w", HomeserverPath, err)
+	}
+	return out, nil
 }

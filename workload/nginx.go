@@ -84,6 +84,12 @@ const (
 	// nginxConnectTimeout bounds the wait on a unit that vanished without
 	// refusing connections, before the next server or main is tried.
 	nginxConnectTimeout = "5s"
+	// nginxBusyLocation answers 429 when no server answered.
+	nginxBusyLocation = "@synapse_busy"
+	// nginxRetryAfter (seconds) is long enough for a restarting worker to
+	// come back or its pool to be reloaded without it, and short enough
+	// that clients do not stall.
+	nginxRetryAfter = 5
 )
 
 // RenderNginx renders nginx.conf: one upstream per pool with the processes
@@ -135,52 +141,71 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 		return nil, errors.New("render nginx.conf: no main process")
 	}
 	streams := WorkerStreams(roles)
+	served := Served(roles)
 
-	members := func(spec PoolSpec) []NginxProcess {
+	// members are a pool's own processes.
+	members := func(pool Pool) []NginxProcess {
+		if pool == PoolMain {
+			return []NginxProcess{*mainProc}
+		}
 		var out []NginxProcess
 		for _, p := range procs {
-			if p.Role == RoleMain {
+			rs, ok := Spec(p.Role)
+			if !ok || p.Role == RoleMain {
 				continue
 			}
-			if spec.Role != "" && p.Role == spec.Role {
-				out = append(out, p)
-			}
-			if rs, _ := Spec(p.Role); spec.Stream != "" && slices.Contains(rs.Streams, spec.Stream) {
+			if slices.Contains(rs.Serves, pool) || (pool.Stream() != "" && slices.Contains(rs.Streams, pool.Stream())) {
 				out = append(out, p)
 			}
 		}
 		return out
 	}
 
-	// Pools in first use order, main first.
+	// Pools in first use order, main first; each with the pools it tries.
 	used := []Pool{PoolMain}
-	use := func(p Pool) {
-		if p != "" && !slices.Contains(used, p) {
-			used = append(used, p)
+	attempts := map[Pool][]Pool{PoolMain: {PoolMain}}
+	var use func(p Pool) error
+	use = func(p Pool) error {
+		if slices.Contains(used, p) {
+			return nil
 		}
+		chain := Attempts(p, served)
+		if len(chain) == 0 {
+			return fmt.Errorf("render nginx.conf: routing table names pool %q, which no process can serve", p)
+		}
+		used = append(used, p)
+		attempts[p] = chain
+		for _, q := range chain[1:] {
+			if err := use(q); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	for _, r := range Routes {
-		_, pool, other := r.Targets(streams)
-		use(pool)
-		use(other)
+		for _, p := range r.Target(streams).Pools() {
+			if err := use(p); err != nil {
+				return nil, err
+			}
+		}
 	}
-	specs := map[Pool]PoolSpec{}
-	servers := map[Pool][]NginxProcess{}
+	// A pool's fallback location serves the rest of its chain: the chain
+	// of the next pool must be that rest, or the named location of the
+	// next pool would send its requests elsewhere.
 	for _, p := range used {
-		spec, ok := SpecOf(p)
-		if !ok {
-			return nil, fmt.Errorf("render nginx.conf: routing table names unknown pool %q", p)
-		}
-		specs[p] = spec
-		if p == PoolMain {
-			servers[p] = []NginxProcess{*mainProc}
-		} else {
-			servers[p] = members(spec)
+		chain := attempts[p]
+		for i, q := range chain[1:] {
+			if !slices.Equal(attempts[q], chain[i+1:]) {
+				return nil, fmt.Errorf("render nginx.conf: pool %s falls back through %v, but %s through %v", p, chain, q, attempts[q])
+			}
 		}
 	}
-	// fallsBack: a request to the pool goes to main when no server answers.
-	fallsBack := func(p Pool) bool {
-		return p != "" && p != PoolMain && specs[p].FallbackToMain && len(servers[p]) > 0
+	// next is the named location that takes a pool's failed requests.
+	next := func(p Pool) string {
+		if chain := attempts[p]; len(chain) > 1 {
+			return "@" + upstreamName(chain[1])
+		}
+		return nginxBusyLocation
 	}
 
 	var b bytes.Buffer
@@ -209,6 +234,8 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	}
 	w("    client_max_body_size %s;", in.MaxUploadSize)
 	w("    large_client_header_buffers 4 32k;")
+	w("    # Room for the long names of the route maps (synapse_by_...).")
+	w("    variables_hash_bucket_size 128;")
 	w("")
 	w("    # The client's address: the peer, unless the peer is a trusted proxy")
 	w("    # (config trusted_proxies), whose X-Forwarded-For names it: the last")
@@ -263,34 +290,41 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	w("        default $host;")
 	w("    }")
 
-	// Method maps of the rows whose methods go to different pools.
-	type split struct{ pool, other Pool }
-	var splits []split
+	// Maps of the rows whose requests go to two pools: the upstream, and
+	// the named location of the upstream's fallback.
+	var splits []Target
 	for _, r := range Routes {
-		methods, pool, other := r.Targets(streams)
-		if methods == nil || pool == other {
+		t := r.Target(streams)
+		if len(t.Pools()) < 2 || slices.ContainsFunc(splits, func(s Target) bool { return splitVar(s) == splitVar(t) }) {
 			continue
 		}
-		if s := (split{pool, other}); !slices.Contains(splits, s) {
-			splits = append(splits, s)
-			w("    map $request_method $%s {", splitVar(pool, other))
-			for _, m := range methods {
-				w("        %s %s;", m, upstreamName(pool))
-			}
-			w("        default %s;", upstreamName(other))
-			w("    }")
+		splits = append(splits, t)
+		w("    map %s $%s {", t.Var, splitVar(t))
+		for _, v := range t.Values {
+			w("        %q %s;", v, upstreamName(t.When))
 		}
+		w("        default %s;", upstreamName(t.Pool))
+		w("    }")
+		w("    map %s $%s_next {", t.Var, splitVar(t))
+		for _, v := range t.Values {
+			w("        %q %s;", v, next(t.When))
+		}
+		w("        default %s;", next(t.Pool))
+		w("    }")
 	}
 	w("")
-	w("    # Pools: the processes of every unit. An empty pool holds main.")
+	w("    # Pools: the processes of every unit. An empty pool holds the servers")
+	w("    # of the first pool of its chain that has any, with its own affinity.")
 	for _, p := range used {
-		spec := specs[p]
-		list := servers[p]
+		spec, _ := SpecOf(p)
+		first := attempts[p][0]
+		list := members(first)
 		w("    upstream %s {", upstreamName(p))
+		if first != p {
+			w("        # No process in the pool: %s serves it.", first)
+		}
 		switch {
-		case len(list) == 0:
-			w("        # No process in the pool: main serves it.")
-			list = []NginxProcess{*mainProc}
+		case first == PoolMain:
 		case spec.Affinity == AffinityUser:
 			w("        hash $synapse_user consistent;")
 		case spec.Affinity == AffinityOrigin:
@@ -323,6 +357,15 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	w("        # Within a pool, a server that refuses or times out passes the request")
 	w("        # to the next one; a request already sent is not replayed there.")
 	w("        proxy_next_upstream error timeout;")
+	w("        # When every server of a pool refused or timed out, the request goes")
+	w("        # down the pool's chain (routes.go, Pools), one named location per")
+	w("        # pool; past the end, nginx answers 429 (@synapse_busy). Only nginx's")
+	w("        # own 502 and 504 do: Synapse's answers, its 502 and 503 included,")
+	w("        # reach the client as they are. A 502 or 504 after the request was")
+	w("        # sent (a process died mid-request, a 600s read timeout) also goes")
+	w("        # down the chain, so such a request may be replayed there.")
+	w("        recursive_error_pages on;")
+	w("        error_page 502 504 = %s;", nginxBusyLocation)
 	w("")
 	w("        # This unit's nginx is up; Synapse's own /health is per process.")
 	w("        location = /health {")
@@ -336,17 +379,31 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 		w("            return 404;")
 		w("        }")
 	}
-	w("        # When a pool has no server that answers, main serves the request.")
-	w("        location @synapse_main {")
-	w("            proxy_pass http://%s;", upstreamName(PoolMain))
+	w("        # Backpressure: no server that may serve the request answered, so the")
+	w("        # client is told to retry later, as Matrix clients do on a 429.")
+	w("        location %s {", nginxBusyLocation)
+	w("            default_type application/json;")
+	w("            add_header Retry-After %d always;", nginxRetryAfter)
+	w(`            return 429 '{"errcode":"M_LIMIT_EXCEEDED","error":"The server is busy: try again later","retry_after_ms":%d}';`, nginxRetryAfter*1000)
 	w("        }")
+	for _, p := range used {
+		if !slices.ContainsFunc(used, func(q Pool) bool { return next(q) == "@"+upstreamName(p) }) {
+			continue
+		}
+		w("        location @%s {", upstreamName(p))
+		w("            proxy_pass http://%s;", upstreamName(p))
+		if n := next(p); n != nginxBusyLocation {
+			w("            error_page 502 504 = %s;", n)
+		}
+		w("        }")
+	}
 	for _, r := range Routes {
-		methods, pool, other := r.Targets(streams)
-		target := upstreamName(pool)
+		t := r.Target(streams)
+		target, fallback := upstreamName(t.Pool), next(t.Pool)
 		switch {
-		case methods != nil && pool != other:
-			target = "$" + splitVar(pool, other)
-		case pool == PoolMain:
+		case len(t.Pools()) > 1:
+			target, fallback = "$"+splitVar(t), "$"+splitVar(t)+"_next"
+		case t.Pool == PoolMain:
 			w("        # %s: main, like every path no row matches.", r.Doc)
 			continue
 		}
@@ -357,8 +414,8 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 			}
 			w(`        location ~ "%s" {`, path)
 			w("            proxy_pass http://%s;", target)
-			if fallsBack(pool) || fallsBack(other) {
-				w("            error_page 502 503 504 = @synapse_main;")
+			if fallback != nginxBusyLocation {
+				w("            error_page 502 504 = %s;", fallback)
 			}
 			w("        }")
 		}
@@ -391,8 +448,11 @@ func upstreamName(p Pool) string {
 	return "synapse_" + strings.ReplaceAll(string(p), "-", "_")
 }
 
-func splitVar(pool, other Pool) string {
-	return upstreamName(pool) + "_else_" + strings.TrimPrefix(upstreamName(other), "synapse_")
+// splitVar names the map of a two-pool target, e.g.
+// synapse_by_method_generic_else_main.
+func splitVar(t Target) string {
+	by := strings.TrimPrefix(strings.TrimPrefix(t.Var, "$request_"), "$arg_")
+	return "synapse_by_" + by + "_" + strings.TrimPrefix(upstreamName(t.When), "synapse_") + "_else_" + strings.TrimPrefix(upstreamName(t.Pool), "synapse_")
 }
 
 // RenderNginxContainer renders the synapse-nginx container: nginx.conf and

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,16 @@ func withMedia(in workload.NginxInput) workload.NginxInput {
 	return in
 }
 
+// everyRole is a cluster with one process of every role of the table.
+func everyRole() workload.NginxInput {
+	in := workload.NginxInput{BindAddress: "10.1.0.1", MaxUploadSize: "50M",
+		Processes: []workload.NginxProcess{{Name: "main", Role: workload.RoleMain, IP: "10.1.0.1"}}}
+	for i, r := range workload.Roles {
+		in.Processes = append(in.Processes, workload.NginxProcess{Name: fmt.Sprintf("%s-%d", r.Role, i+1), Role: r.Role, IP: "10.1.0.2", Index: i + 1})
+	}
+	return in
+}
+
 func monolith() workload.NginxInput {
 	return workload.NginxInput{BindAddress: "10.1.0.1", MaxUploadSize: "50M"}
 }
@@ -76,14 +87,15 @@ func TestMonolithSendsEveryPoolToMain(t *testing.T) {
 	conf, err := workload.RenderNginx(monolith())
 	require.NoError(t, err)
 	ups := upstreams(t, conf)
-	for _, name := range []string{"synapse_main", "synapse_generic", "synapse_sync", "synapse_federation_inbound", "synapse_room", "synapse_media"} {
+	for _, name := range []string{"synapse_main", "synapse_generic", "synapse_sync", "synapse_initial_sync", "synapse_federation_inbound", "synapse_room", "synapse_media"} {
 		assert.Equal(t, []string{"10.1.0.1:8008"}, ups[name], name)
 	}
-	assert.Len(t, ups, 6)
+	assert.Len(t, ups, 7)
 	s := string(conf)
 	assert.Contains(t, s, "listen 10.1.0.1:8080;")
 	assert.Contains(t, s, "client_max_body_size 50M;")
-	assert.NotContains(t, s, "error_page", "an empty pool is main already")
+	assert.Equal(t, 1, strings.Count(s, "error_page 502 504 = @synapse_busy;"), "main fails: 429, once for the server")
+	assert.NotContains(t, s, "error_page 502 504 = @synapse_main", "an empty pool is main already")
 	assert.NotContains(t, s, "hash ", "an empty pool has one server")
 }
 
@@ -93,16 +105,19 @@ func TestClusterPoolsHoldTheWorkersOfEveryUnit(t *testing.T) {
 	ups := upstreams(t, conf)
 	workers := []string{"10.1.0.2:8102", "10.1.0.3:8103"}
 	assert.Equal(t, []string{"10.1.0.1:8008"}, ups["synapse_main"])
-	for _, name := range []string{"synapse_generic", "synapse_sync", "synapse_federation_inbound", "synapse_room"} {
+	for _, name := range []string{"synapse_generic", "synapse_sync", "synapse_initial_sync", "synapse_federation_inbound", "synapse_room"} {
 		assert.Equal(t, workers, ups[name], name)
 	}
 	assert.Equal(t, []string{"10.1.0.1:8008"}, ups["synapse_media"], "no media worker: main serves media")
 	s := string(conf)
-	assert.Contains(t, s, "upstream synapse_sync {\n        hash $synapse_user consistent;")
-	assert.Contains(t, s, "upstream synapse_federation_inbound {\n        hash $synapse_origin consistent;")
-	assert.Contains(t, s, "upstream synapse_room {\n        hash $synapse_room consistent;")
+	assert.Contains(t, s, "upstream synapse_sync {\n        # No process in the pool: generic serves it.\n        hash $synapse_user consistent;")
+	assert.Contains(t, s, "upstream synapse_federation_inbound {\n        # No process in the pool: generic serves it.\n        hash $synapse_origin consistent;")
+	assert.Contains(t, s, "upstream synapse_room {\n        # No process in the pool: generic serves it.\n        hash $synapse_room consistent;")
 	assert.NotContains(t, s, "backup", "nginx refuses backup with hash; main is the error_page fallback")
-	assert.Contains(t, s, "location ~ \"^/_matrix/client/(r0|v3)/sync$\" {\n            proxy_pass http://synapse_sync;\n            error_page 502 503 504 = @synapse_main;\n        }")
+	assert.Contains(t, s, "upstream synapse_initial_sync {\n        # No process in the pool: generic serves it.\n        hash $synapse_user consistent;")
+	assert.Contains(t, s, "location ~ \"^/_matrix/client/(r0|v3)/sync$\" {\n            proxy_pass http://$synapse_by_since_initial_sync_else_sync;\n            error_page 502 504 = $synapse_by_since_initial_sync_else_sync_next;\n        }")
+	assert.Contains(t, s, "location ~ \"^/_matrix/client/(api/v1|r0|v3)/events$\" {\n            proxy_pass http://synapse_sync;\n            error_page 502 504 = @synapse_main;\n        }")
+	assert.Contains(t, s, "location @synapse_main {\n            proxy_pass http://synapse_main;\n        }", "main fails: the server's 429")
 	assert.Contains(t, s, "location ^~ /_synapse/replication {\n            return 404;")
 	assert.NotContains(t, s, ":8200", "no replication port")
 	assert.NotContains(t, s, ":8035", "no replication port")
@@ -116,6 +131,32 @@ func TestMediaWorkerServesMediaWithoutFallback(t *testing.T) {
 	assert.Equal(t, []string{"10.1.0.2:8102", "10.1.0.3:8103"}, ups["synapse_generic"], "the media worker serves no generic route")
 	assert.Contains(t, string(conf), "location ~ \"^/_matrix/client/v1/media/\" {\n            proxy_pass http://synapse_media;\n        }",
 		"main has no media repository when a media worker exists")
+}
+
+func TestEveryRoleGetsItsPool(t *testing.T) {
+	conf, err := workload.RenderNginx(everyRole())
+	require.NoError(t, err)
+	ups := upstreams(t, conf)
+	in := everyRole()
+	for pool, role := range map[string]workload.Role{
+		"synapse_generic": workload.RoleGeneric, "synapse_sync": workload.RoleSync, "synapse_initial_sync": workload.RoleInitialSync,
+		"synapse_federation_inbound": workload.RoleFederationInbound, "synapse_room": workload.RoleEventCreator, "synapse_media": workload.RoleMedia,
+		"synapse_stream_typing": workload.RoleTyping, "synapse_stream_to_device": workload.RoleToDevice, "synapse_stream_account_data": workload.RoleAccountData,
+		"synapse_stream_receipts": workload.RoleReceipts, "synapse_stream_presence": workload.RolePresence, "synapse_stream_push_rules": workload.RolePushRules,
+		"synapse_stream_device_lists": workload.RoleDeviceLists, "synapse_stream_thread_subscriptions": workload.RoleThreadSubs,
+	} {
+		i := slices.IndexFunc(in.Processes, func(p workload.NginxProcess) bool { return p.Role == role })
+		require.Positive(t, i, role)
+		port, _, _ := workload.Ports(in.Processes[i].Index)
+		assert.Equal(t, []string{fmt.Sprintf("10.1.0.2:%d", port)}, ups[pool], "%s holds %s", pool, in.Processes[i].Name)
+	}
+	s := string(conf)
+	assert.Contains(t, s, "location @synapse_sync {\n            proxy_pass http://synapse_sync;\n            error_page 502 504 = @synapse_generic;\n        }",
+		"an initial sync falls back to the sync pool, then generic, then main")
+	assert.Contains(t, s, "location ~ \"^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/typing\" {\n            proxy_pass http://synapse_stream_typing;\n        }",
+		"only the typing writer serves typing")
+	assert.Contains(t, s, "map $request_method $synapse_by_method_generic_else_stream_account_data_next {\n        \"GET\" @synapse_main;\n        \"HEAD\" @synapse_main;\n        default @synapse_main;\n    }")
+	assert.Contains(t, s, "map $request_method $synapse_by_method_generic_else_stream_push_rules_next {\n        \"GET\" @synapse_main;\n        \"HEAD\" @synapse_main;\n        default @synapse_busy;\n    }")
 }
 
 func TestRenderNginxIsDeterministic(t *testing.T) {
@@ -208,6 +249,7 @@ func TestRenderedNginxConfPassesNginxT(t *testing.T) {
 		"monolith":     monolith(),
 		"three units":  threeUnits(),
 		"media worker": withMedia(threeUnits()),
+		"every role":   everyRole(),
 	} {
 		// nginx -t binds the listen address: one this host has.
 		in.BindAddress = "127.88.2.1"
@@ -294,6 +336,12 @@ func startBackend(t *testing.T, ip string, port int, name string) *backend {
 	b.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
 		body, _ := io.ReadAll(r.Body)
+		if code, err := strconv.Atoi(r.URL.Query().Get("status")); err == nil {
+			// Synapse's own error answer, e.g. 503 while MAS is unreachable.
+			w.WriteHeader(code)
+			_, _ = fmt.Fprintf(w, `{"errcode":"M_UNKNOWN","backend":%q}`, name)
+			return
+		}
 		if r.URL.Query().Get("hold") != "" {
 			b.holding <- struct{}{}
 			select {
@@ -349,6 +397,31 @@ func runNginx(t *testing.T, bin, dir string, conf []byte, listen string) *exec.C
 type router struct {
 	t    *testing.T
 	base string
+}
+
+// try sends a request as do does, but returns a transport error instead of
+// failing the test: a reload closes the old workers' keep-alive
+// connections, which a wait loop then retries.
+func (r router) try(method, path string, header map[string]string, body string) (reply, error) {
+	req, err := http.NewRequest(method, r.base+path, strings.NewReader(body))
+	if err != nil {
+		return reply{}, err
+	}
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	var rep reply
+	err = json.NewDecoder(resp.Body).Decode(&rep)
+	return rep, err
 }
 
 func (r router) do(method, path string, header map[string]string, body string) (int, reply) {
@@ -468,16 +541,18 @@ func TestNginxRoutesThroughTheCluster(t *testing.T) {
 	trusted.TrustedProxies = []string{"127.0.0.1/32", "198.51.100.0/24"}
 	tw.reload(t, trusted)
 	require.Eventually(t, func() bool {
-		_, rep = r.do("POST", "/_matrix/client/v3/login", forwarded, login)
-		return rep.XFF != "127.0.0.1"
+		got, err := r.try("POST", "/_matrix/client/v3/login", forwarded, login)
+		rep = got
+		return err == nil && rep.XFF != "127.0.0.1"
 	}, 10*time.Second, 20*time.Millisecond)
 	assert.Equal(t, "203.0.113.7", rep.XFF)
 	assert.Equal(t, "https", rep.Proto)
 	assert.Equal(t, "forged.example", rep.XFHost)
 	tw.reload(t, in)
 	require.Eventually(t, func() bool {
-		_, rep = r.do("POST", "/_matrix/client/v3/login", forwarded, login)
-		return rep.XFF == "127.0.0.1"
+		got, err := r.try("POST", "/_matrix/client/v3/login", forwarded, login)
+		rep = got
+		return err == nil && rep.XFF == "127.0.0.1"
 	}, 10*time.Second, 20*time.Millisecond)
 	_, rep = r.do("GET", "/_matrix/client/versions?x=1", nil, "")
 	assert.Equal(t, "http", rep.Proto)
@@ -673,4 +748,142 @@ func serviceSince(t *testing.T, pc *client.Client, name string) (client.ServiceS
 	require.NoError(t, err)
 	require.Len(t, infos, 1)
 	return infos[0].Current, infos[0].CurrentSince
+}
+
+// TestNginxRoutesEveryPool runs the host's nginx in front of one stand-in
+// per pool: each request reaches the pool routes.go names; a pool whose
+// processes stop falls down its chain; when the chain is exhausted, or
+// only a stopped process could serve the request, nginx answers 429 with
+// Retry-After; Synapse's own errors pass unchanged.
+func TestNginxRoutesEveryPool(t *testing.T) {
+	bin := nginxBinary(t)
+	const subnet = "127.88.5"
+	in := workload.NginxInput{BindAddress: subnet + ".1", MaxUploadSize: "1M"}
+	backends := map[string]*backend{}
+	for i, p := range []struct {
+		name string
+		role workload.Role
+	}{
+		{"main", workload.RoleMain}, {"generic-1", workload.RoleGeneric}, {"sync-2", workload.RoleSync},
+		{"initial-sync-3", workload.RoleInitialSync}, {"federation-inbound-4", workload.RoleFederationInbound},
+		{"event-creator-5", workload.RoleEventCreator}, {"media-6", workload.RoleMedia}, {"typing-7", workload.RoleTyping},
+		{"account-data-8", workload.RoleAccountData},
+	} {
+		proc := workload.NginxProcess{Name: p.name, Role: p.role, IP: fmt.Sprintf("%s.%d", subnet, i+2), Index: i}
+		in.Processes = append(in.Processes, proc)
+		port, _, _ := workload.Ports(i)
+		backends[p.name] = startBackend(t, proc.IP, port, p.name)
+	}
+	conf, err := workload.RenderNginx(in)
+	require.NoError(t, err)
+	listen := net.JoinHostPort(in.BindAddress, strconv.Itoa(workload.NginxPort))
+	runNginx(t, bin, nginxDir(t), conf, listen)
+	r := router{t: t, base: "http://" + listen}
+
+	const (
+		sync        = "/_matrix/client/v3/sync"
+		incremental = "/_matrix/client/v3/sync?since=s72_1&timeout=0"
+		fedSend     = "/_matrix/federation/v1/send/1"
+		roomSend    = "/_matrix/client/v3/rooms/!a:hs.example/send/m.room.message/t1"
+		media       = "/_matrix/client/v1/media/download/hs.example/m1"
+		typing      = "/_matrix/client/v3/rooms/!a:hs.example/typing/@u:hs.example"
+		accountData = "/_matrix/client/v3/user/@u:hs.example/account_data/m.direct"
+		versions    = "/_matrix/client/versions"
+	)
+	alice := bearer("alice")
+	routes := []struct {
+		method, path string
+		header       map[string]string
+		want         string
+	}{
+		{"GET", sync, alice, "initial-sync-3"},
+		{"GET", "/_matrix/client/v3/initialSync", alice, "initial-sync-3"},
+		{"GET", incremental, alice, "sync-2"},
+		{"GET", "/_matrix/client/v3/events", alice, "sync-2"},
+		{"PUT", fedSend, origin("a.example"), "federation-inbound-4"},
+		{"PUT", roomSend, nil, "event-creator-5"},
+		{"GET", "/_matrix/client/v3/rooms/!a:hs.example/messages", nil, "event-creator-5"},
+		{"GET", versions, nil, "generic-1"},
+		{"GET", media, nil, "media-6"},
+		{"POST", "/_synapse/admin/v1/media/quarantine/hs.example/m1", nil, "media-6"},
+		{"PUT", typing, nil, "typing-7"},
+		{"PUT", accountData, nil, "account-data-8"},
+		{"GET", accountData, nil, "generic-1"},
+		{"POST", "/_matrix/client/v3/logout", nil, "main"},
+	}
+	for _, c := range routes {
+		assert.Equal(t, c.want, r.via(c.method, c.path, c.header), "%s %s", c.method, c.path)
+	}
+
+	// Synapse's own errors reach the client: no fallback, no 429.
+	for _, code := range []int{http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout} {
+		hits := backends["main"].hits.Load()
+		resp := get(t, r.base+fmt.Sprintf("%s&status=%d", incremental, code), alice)
+		assert.Equal(t, code, resp.status)
+		assert.Contains(t, resp.body, `"backend":"sync-2"`)
+		assert.Empty(t, resp.retryAfter)
+		assert.Equal(t, hits, backends["main"].hits.Load(), "no fallback on Synapse's %d", code)
+	}
+
+	// busy asserts nginx's 429: a Matrix error with Retry-After.
+	busy := func(method, path string, header map[string]string) {
+		t.Helper()
+		status, _ := r.do(method, path, header, "")
+		require.Equal(t, http.StatusTooManyRequests, status, "%s %s", method, path)
+		resp := get(t, r.base+path, header)
+		assert.Equal(t, http.StatusTooManyRequests, resp.status)
+		assert.Equal(t, "5", resp.retryAfter)
+		assert.JSONEq(t, `{"errcode":"M_LIMIT_EXCEEDED","error":"The server is busy: try again later","retry_after_ms":5000}`, resp.body)
+	}
+
+	// Dead pools fall down their chains: initial-sync -> sync -> generic -> main.
+	backends["initial-sync-3"].stop()
+	assert.Equal(t, "sync-2", r.via("GET", sync, alice))
+	backends["sync-2"].stop()
+	assert.Equal(t, "generic-1", r.via("GET", sync, alice))
+	assert.Equal(t, "generic-1", r.via("GET", incremental, alice))
+	backends["federation-inbound-4"].stop()
+	assert.Equal(t, "generic-1", r.via("PUT", fedSend, origin("a.example")))
+	backends["event-creator-5"].stop()
+	assert.Equal(t, "generic-1", r.via("PUT", roomSend, nil))
+	// main hands account data to its writer over replication.
+	backends["account-data-8"].stop()
+	assert.Equal(t, "main", r.via("PUT", accountData, nil))
+	// Only the typing writer and the media worker can serve theirs.
+	mainHits := backends["main"].hits.Load()
+	backends["typing-7"].stop()
+	busy("PUT", typing, nil)
+	backends["media-6"].stop()
+	busy("GET", media, nil)
+	assert.Equal(t, mainHits, backends["main"].hits.Load(), "main cannot serve typing or media here")
+
+	backends["generic-1"].stop()
+	assert.Equal(t, "main", r.via("GET", sync, alice))
+	assert.Equal(t, "main", r.via("GET", versions, nil))
+	assert.Equal(t, "main", r.via("PUT", fedSend, origin("a.example")))
+	// The end of every chain: nobody answers.
+	backends["main"].stop()
+	for _, c := range routes {
+		busy(c.method, c.path, c.header)
+	}
+}
+
+type response struct {
+	status           int
+	body, retryAfter string
+}
+
+func get(t *testing.T, url string, header map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return response{resp.StatusCode, string(body), resp.Header.Get("Retry-After")}
 }

@@ -23,29 +23,32 @@ import (
 // (element-hq/synapse#12139).
 
 // Pool is a set of processes that serve the same requests. Pools other
-// than main hold the processes of every unit.
+// than main hold the processes of every unit: those whose role's Serves
+// column (roles.go) names the pool, or, for a stream pool, the writers of
+// the stream.
 type Pool string
 
 // Pools.
 const (
 	// PoolMain is the main process. Requests that match no row go there.
 	PoolMain Pool = "main"
-	// PoolGeneric is every generic worker, round robin.
+	// PoolGeneric is the generic workers, round robin.
 	PoolGeneric Pool = "generic"
-	// PoolSync is every generic worker, hashed by the user of the access
-	// token: /sync, /events, /initialSync and sliding sync.
+	// PoolSync is the sync workers, hashed by the user of the access
+	// token: incremental /sync, /events and sliding sync.
 	PoolSync Pool = "sync"
-	// PoolFederationInbound is every generic worker, hashed by the origin
-	// server: inbound federation transactions.
-	PoolFederationInbound Pool = "federation-inbound"
-	// PoolRoom is every generic worker, hashed by the room in the path:
-	// event sending and /messages.
-	PoolRoom Pool = "room"
 	// PoolInitialSync is the initial-sync workers, hashed by user: a /sync
 	// without a since token and /initialSync, which are slow and would
-	// hold up the incremental syncs of the sync pool.
+	// hold up the incremental syncs of the sync pool (as Element's
+	// matrix-stack chart splits them).
 	PoolInitialSync Pool = "initial-sync"
-	// PoolMedia is the media worker, or main when there is none.
+	// PoolFederationInbound is the federation-inbound workers, hashed by
+	// the origin server: inbound federation transactions.
+	PoolFederationInbound Pool = "federation-inbound"
+	// PoolRoom is the event creators, hashed by the room in the path:
+	// event sending and /messages.
+	PoolRoom Pool = "room"
+	// PoolMedia is the media worker.
 	PoolMedia Pool = "media"
 	// PoolNone is nobody: nginx answers 404 itself.
 	PoolNone Pool = "none"
@@ -85,34 +88,75 @@ const (
 	AffinityRoom Affinity = "room"
 )
 
-// PoolSpec says which processes make up a pool and how it balances.
+// PoolSpec says how a pool balances and who serves its requests when it
+// cannot.
 type PoolSpec struct {
 	Pool Pool
-	// Role of the processes in the pool; empty for a stream pool.
-	Role Role
 	// Stream whose writers make up the pool; empty unless a stream pool.
 	Stream string
-	// Affinity chooses a process for each request.
+	// Affinity chooses a process for each request. An empty pool keeps
+	// its affinity over the servers it borrows.
 	Affinity Affinity
-	// FallbackToMain sends a request to main when no process of the pool
-	// answers. Main registers every worker route; it cannot serve media
-	// when a media worker exists (enable_media_repo is false on main).
-	FallbackToMain bool
+	// Fallback is the chain of pools that serve the pool's requests, in
+	// order: an empty pool borrows the servers of the first non-empty pool
+	// of its chain, and a request whose servers all refuse or time out
+	// goes down the chain. Every chain ends at main, and the chain of a
+	// pool's first fallback is the rest of the chain (tested), so that
+	// each pool has one nginx named location.
+	Fallback []Pool
+	// Exclusive pools have no chain once a process serves them: only that
+	// process can serve the requests (media: main has enable_media_repo
+	// false then; writer-only streams, see writerOnly).
+	Exclusive bool
 }
 
 // Pools is the pool table. Stream pools are not listed: see SpecOf.
+//
+// The generic workers serve the generic pool and, through the chains,
+// every client and federation pool that has no process of its own: the
+// sync pools, inbound federation and event sending, each keeping its
+// affinity. An initial sync goes to a sync worker before a generic one:
+// both keep per-user sync caches.
 var Pools = []PoolSpec{
-	{Pool: PoolGeneric, Role: RoleGeneric, Affinity: AffinityNone, FallbackToMain: true},
-	{Pool: PoolSync, Role: RoleGeneric, Affinity: AffinityUser, FallbackToMain: true},
-	{Pool: PoolFederationInbound, Role: RoleGeneric, Affinity: AffinityOrigin, FallbackToMain: true},
-	{Pool: PoolRoom, Role: RoleGeneric, Affinity: AffinityRoom, FallbackToMain: true},
-	{Pool: PoolMedia, Role: RoleMedia, Affinity: AffinityNone},
-	{Pool: PoolMain, Role: RoleMain, Affinity: AffinityNone},
+	{Pool: PoolGeneric, Affinity: AffinityNone, Fallback: []Pool{PoolMain}},
+	{Pool: PoolSync, Affinity: AffinityUser, Fallback: []Pool{PoolGeneric, PoolMain}},
+	{Pool: PoolInitialSync, Affinity: AffinityUser, Fallback: []Pool{PoolSync, PoolGeneric, PoolMain}},
+	{Pool: PoolFederationInbound, Affinity: AffinityOrigin, Fallback: []Pool{PoolGeneric, PoolMain}},
+	{Pool: PoolRoom, Affinity: AffinityRoom, Fallback: []Pool{PoolGeneric, PoolMain}},
+	{Pool: PoolMedia, Affinity: AffinityNone, Fallback: []Pool{PoolMain}, Exclusive: true},
+	{Pool: PoolMain, Affinity: AffinityNone},
 }
 
-// SpecOf returns the row of a pool; a stream pool balances round robin
-// over the stream's writers and falls back to main, which can serve any
-// stream-writer route by handing the write over replication.
+// writerOnly says, for each stream with client routes, whether only its
+// writers can serve them. Checked in 1.160.0:
+//   - typing: RoomTypingRestServlet raises on a non-writer.
+//   - to_device: sendToDevice stores through DeviceInboxWorkerStore,
+//     which asserts _can_write_to_device.
+//   - receipts: receipt and read_markers insert through
+//     ReceiptsWorkerStore.insert_receipt, which asserts the writer.
+//   - push_rules: PushRuleRestServlet's PUT and DELETE raise on a
+//     non-writer.
+//   - thread_subscriptions: the store asserts the writer.
+//   - quarantined_media_changes: its routes are the media pool's.
+//   - account_data (and tags): AccountDataHandler hands the write to a
+//     writer over replication, so main can serve them.
+//   - presence: WorkerPresenceHandler.set_state hands it over replication.
+//   - device_lists: DeviceHandler notifies the writer over replication.
+var writerOnly = map[string]bool{
+	"typing":                    true,
+	"to_device":                 true,
+	"receipts":                  true,
+	"push_rules":                true,
+	"thread_subscriptions":      true,
+	"quarantined_media_changes": true,
+	"account_data":              false,
+	"presence":                  false,
+	"device_lists":              false,
+}
+
+// SpecOf returns the row of a pool. A stream pool balances round robin
+// over the stream's writers and falls back to main, unless only a writer
+// can serve the stream's routes (writerOnly).
 func SpecOf(p Pool) (PoolSpec, bool) {
 	for _, s := range Pools {
 		if s.Pool == p {
@@ -120,9 +164,53 @@ func SpecOf(p Pool) (PoolSpec, bool) {
 		}
 	}
 	if s := p.Stream(); s != "" {
-		return PoolSpec{Pool: p, Stream: s, Affinity: AffinityNone, FallbackToMain: true}, true
+		return PoolSpec{Pool: p, Stream: s, Affinity: AffinityNone, Fallback: []Pool{PoolMain}, Exclusive: writerOnly[s]}, true
 	}
 	return PoolSpec{}, false
+}
+
+// Served returns the pools that processes of roles serve: main always,
+// the pools of each role's Serves column and the stream pools of its
+// Streams.
+func Served(roles []Role) map[Pool]bool {
+	out := map[Pool]bool{PoolMain: true}
+	for _, r := range roles {
+		spec, ok := Spec(r)
+		if !ok {
+			continue
+		}
+		for _, p := range spec.Serves {
+			out[p] = true
+		}
+		for _, s := range spec.Streams {
+			out[StreamPool(s)] = true
+		}
+	}
+	return out
+}
+
+// Attempts returns the pools whose processes a request for p tries, in
+// order: p if a process serves it, then the served pools of its chain;
+// only p when it is exclusive and served. When all of them fail, nginx
+// answers 429 (see RenderNginx).
+func Attempts(p Pool, served map[Pool]bool) []Pool {
+	spec, ok := SpecOf(p)
+	if !ok {
+		return nil
+	}
+	var out []Pool
+	if served[p] {
+		out = append(out, p)
+		if spec.Exclusive {
+			return out
+		}
+	}
+	for _, q := range spec.Fallback {
+		if served[q] {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // Route is one row of the routing table.
@@ -142,6 +230,10 @@ type Route struct {
 	// write it, the requests (other than Methods) go to the writers'
 	// pool; otherwise to Pool (or main, for a GET-only row).
 	Stream string
+	// Initial, when set, serves the requests without a since query
+	// parameter (an initial /sync); the others go to Pool. A row has
+	// Methods or Initial, not both.
+	Initial Pool
 }
 
 // readMethods are the methods of a GET-only row: Synapse serves HEAD as GET.
@@ -150,9 +242,15 @@ var readMethods = []string{"GET", "HEAD"}
 // Routes is the routing table. No path matches two rows, so the order
 // does not matter; it follows workers.md.
 var Routes = []Route{
-	{Doc: "§8.1 Sync requests", Pool: PoolSync, Paths: []string{
+	// §8.1 Sync requests, split as Element's matrix-stack chart does: a
+	// /sync without since is an initial sync.
+	{Doc: "§8.1 Sync requests", Pool: PoolSync, Initial: PoolInitialSync, Paths: []string{
 		`^/_matrix/client/(r0|v3)/sync$`,
+	}},
+	{Doc: "§8.1 Sync requests: events", Pool: PoolSync, Paths: []string{
 		`^/_matrix/client/(api/v1|r0|v3)/events$`,
+	}},
+	{Doc: "§8.1 Sync requests: initialSync", Pool: PoolInitialSync, Paths: []string{
 		`^/_matrix/client/(api/v1|r0|v3)/initialSync$`,
 		`^/_matrix/client/(api/v1|r0|v3)/rooms/[^/]+/initialSync$`,
 	}},
@@ -332,48 +430,94 @@ var Routes = []Route{
 // does not know; these prefixes keep them unreachable even by mistake.
 var Unrouted = []string{"/_synapse/replication", "/_synapse/metrics"}
 
-// Targets returns where the row sends requests, given the streams that
-// workers write: methods (nil for every method) go to pool, and the other
-// methods go to other. other is "" when methods is nil.
-func (r Route) Targets(workerStreams map[string]bool) (methods []string, pool, other Pool) {
+// Target is where a row sends requests: to When if the request's value of
+// Var is one of Values, else to Pool. Var is "" when the row has one pool.
+type Target struct {
+	// Var is the nginx variable the choice depends on: "$request_method"
+	// or "$arg_since".
+	Var    string
+	Values []string
+	When   Pool
+	Pool   Pool
+}
+
+// Choice variables.
+const (
+	varMethod = "$request_method"
+	// varSince is the first since query parameter; nginx makes it "" when
+	// absent.
+	varSince = "$arg_since"
+)
+
+// Pools returns the pools of the target: When (if any) first.
+func (t Target) Pools() []Pool {
+	if t.Var == "" || t.When == t.Pool {
+		return []Pool{t.Pool}
+	}
+	return []Pool{t.When, t.Pool}
+}
+
+// Target returns where the row sends requests, given the streams that
+// workers write: a GET-only row sends its methods to Pool and the others
+// to the stream's writers (or main); a row with Initial splits on since.
+func (r Route) Target(workerStreams map[string]bool) Target {
 	writer := Pool("")
 	if r.Stream != "" && workerStreams[r.Stream] {
 		writer = StreamPool(r.Stream)
 	}
-	if len(r.Methods) == 0 {
-		if writer != "" {
-			return nil, writer, ""
+	switch {
+	case len(r.Methods) > 0:
+		if writer == "" {
+			writer = PoolMain
 		}
-		return nil, r.Pool, ""
+		return Target{Var: varMethod, Values: r.Methods, When: r.Pool, Pool: writer}
+	case writer != "":
+		return Target{Pool: writer}
+	case r.Initial != "":
+		return Target{Var: varSince, Values: []string{""}, When: r.Initial, Pool: r.Pool}
 	}
-	if writer == "" {
-		writer = PoolMain
-	}
-	return r.Methods, r.Pool, writer
+	return Target{Pool: r.Pool}
 }
 
-// PoolFor returns the pool that serves method on the row.
-func (r Route) PoolFor(method string, workerStreams map[string]bool) Pool {
-	methods, pool, other := r.Targets(workerStreams)
-	if methods == nil || slices.Contains(methods, method) {
-		return pool
+// PoolFor returns the pool that serves a request on the row: its method
+// and its since query parameter ("" when absent).
+func (r Route) PoolFor(method, since string, workerStreams map[string]bool) Pool {
+	t := r.Target(workerStreams)
+	value := method
+	if t.Var == varSince {
+		value = since
 	}
-	return other
+	if t.Var != "" && slices.Contains(t.Values, value) {
+		return t.When
+	}
+	return t.Pool
 }
 
 // Resolve returns the pool that serves a request, as nginx routes it:
 // PoolNone for an unrouted path, the pool of the row that matches, else
-// main. workerStreams holds the streams that workers write.
-func Resolve(method, path string, workerStreams map[string]bool) Pool {
+// main. target is the path, with its query string if any; workerStreams
+// holds the streams that workers write. Attempts gives the processes it
+// then tries.
+func Resolve(method, target string, workerStreams map[string]bool) Pool {
+	path, query, _ := strings.Cut(target, "?")
 	for _, prefix := range Unrouted {
 		if strings.HasPrefix(path, prefix) {
 			return PoolNone
 		}
 	}
-	if r, ok := MatchRoute(path); ok {
-		return r.PoolFor(method, workerStreams)
+	r, ok := MatchRoute(path)
+	if !ok {
+		return PoolMain
 	}
-	return PoolMain
+	// nginx's $arg_since: the first since parameter, not decoded.
+	since := ""
+	for _, kv := range strings.Split(query, "&") {
+		if k, v, _ := strings.Cut(kv, "="); strings.EqualFold(k, "since") {
+			since = v
+			break
+		}
+	}
+	return r.PoolFor(method, since, workerStreams)
 }
 
 // MatchRoute returns the row whose regexes match path.

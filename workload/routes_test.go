@@ -1,6 +1,7 @@
 package workload_test
 
 import (
+	"fmt"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -20,25 +21,34 @@ type request struct {
 }
 
 const (
-	mainPool = workload.PoolMain
-	generic  = workload.PoolGeneric
-	syncPool = workload.PoolSync
-	fedIn    = workload.PoolFederationInbound
-	room     = workload.PoolRoom
-	media    = workload.PoolMedia
-	never    = workload.PoolNone
+	mainPool    = workload.PoolMain
+	generic     = workload.PoolGeneric
+	syncPool    = workload.PoolSync
+	initialSync = workload.PoolInitialSync
+	fedIn       = workload.PoolFederationInbound
+	room        = workload.PoolRoom
+	media       = workload.PoolMedia
+	never       = workload.PoolNone
 )
 
 // realRequests route in a cluster whose workers write no stream with client
 // routes (today's role table: only events, written by persisters).
 var realRequests = []request{
-	// Sync, by user.
-	{"GET", "/_matrix/client/v3/sync", syncPool},
-	{"GET", "/_matrix/client/r0/sync", syncPool},
+	// Sync, by user: initial syncs (no since) in their own pool.
+	{"GET", "/_matrix/client/v3/sync", initialSync},
+	{"GET", "/_matrix/client/v3/sync?timeout=0&filter=1", initialSync},
+	{"GET", "/_matrix/client/v3/sync?since=", initialSync},
+	{"GET", "/_matrix/client/v3/sync?since=s72_1&timeout=30000", syncPool},
+	{"GET", "/_matrix/client/v3/sync?timeout=30000&since=s72_1", syncPool},
+	{"GET", "/_matrix/client/r0/sync?since=s1", syncPool},
+	{"GET", "/_matrix/client/r0/sync", initialSync},
 	{"GET", "/_matrix/client/v3/events", syncPool},
-	{"GET", "/_matrix/client/v3/initialSync", syncPool},
-	{"GET", "/_matrix/client/v3/rooms/!r:s/initialSync", syncPool},
+	{"GET", "/_matrix/client/v3/events?from=s1", syncPool},
+	{"GET", "/_matrix/client/v3/initialSync", initialSync},
+	{"GET", "/_matrix/client/v3/initialSync?since=s1", initialSync},
+	{"GET", "/_matrix/client/v3/rooms/!r:s/initialSync", initialSync},
 	{"POST", "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", syncPool},
+	{"POST", "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync?pos=1", syncPool},
 	// Event sending and pagination, by room.
 	{"PUT", "/_matrix/client/v3/rooms/!a:b/send/m.room.message/1", room},
 	{"PUT", "/_matrix/client/v3/rooms/!a:b/state/m.room.name/", room},
@@ -185,20 +195,119 @@ func TestRealRequestsReachThePoolTheDocsName(t *testing.T) {
 }
 
 func TestStreamRoutesGoToTheirWorkerWriters(t *testing.T) {
-	// A future role table in which workers write these streams.
-	writers := map[string]bool{"push_rules": true, "device_lists": true, "typing": true, "receipts": true}
+	// Every stream with client routes written by a worker (§8.5).
+	writers := workload.WorkerStreams([]workload.Role{workload.RoleTyping, workload.RoleToDevice, workload.RoleAccountData, workload.RoleReceipts,
+		workload.RolePresence, workload.RolePushRules, workload.RoleDeviceLists, workload.RoleThreadSubs, workload.RoleMedia})
 	for _, r := range []request{
 		{"GET", "/_matrix/client/v3/pushrules/", generic},
 		{"PUT", "/_matrix/client/v3/pushrules/global/override/x", workload.StreamPool("push_rules")},
 		{"DELETE", "/_matrix/client/v3/pushrules/global/override/x", workload.StreamPool("push_rules")},
-		{"PUT", "/_matrix/client/v3/user/@u:s/account_data/m.direct", mainPool},
+		{"GET", "/_matrix/client/v3/user/@u:s/account_data/m.direct", generic},
+		{"PUT", "/_matrix/client/v3/user/@u:s/account_data/m.direct", workload.StreamPool("account_data")},
+		{"PUT", "/_matrix/client/v3/user/@u:s/rooms/!r:s/account_data/m.x", workload.StreamPool("account_data")},
+		{"PUT", "/_matrix/client/v3/user/@u:s/rooms/!r:s/tags/u.work", workload.StreamPool("account_data")},
+		{"GET", "/_matrix/client/v3/presence/@u:s/status", generic},
+		{"PUT", "/_matrix/client/v3/presence/@u:s/status", workload.StreamPool("presence")},
 		{"POST", "/_matrix/client/v3/keys/upload", workload.StreamPool("device_lists")},
 		{"GET", "/_matrix/client/v3/devices", workload.StreamPool("device_lists")},
+		{"POST", "/_matrix/client/v3/delete_devices", workload.StreamPool("device_lists")},
+		{"POST", "/_matrix/client/v3/keys/signatures/upload", workload.StreamPool("device_lists")},
 		{"PUT", "/_matrix/client/v3/rooms/!r:s/typing/@u:s", workload.StreamPool("typing")},
+		{"PUT", "/_matrix/client/api/v1/rooms/!r:s/typing/@u:s", workload.StreamPool("typing")},
 		{"POST", "/_matrix/client/v3/rooms/!r:s/receipt/m.read/$ev", workload.StreamPool("receipts")},
-		{"PUT", "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn", mainPool},
+		{"POST", "/_matrix/client/v3/rooms/!r:s/read_markers", workload.StreamPool("receipts")},
+		{"PUT", "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn", workload.StreamPool("to_device")},
+		{"PUT", "/_matrix/client/unstable/io.element.msc4306/rooms/!r:s/thread/$ev/subscription", workload.StreamPool("thread_subscriptions")},
+		{"GET", "/_matrix/client/unstable/io.element.msc4308/thread_subscriptions", workload.StreamPool("thread_subscriptions")},
+		// quarantined_media_changes: its routes are the media pool's.
+		{"POST", "/_synapse/admin/v1/media/quarantine/s/m", media},
 	} {
 		assert.Equal(t, r.want, workload.Resolve(r.method, r.path, writers), "%s %s", r.method, r.path)
+	}
+}
+
+// TestEveryPoolFallsDownItsChain: which processes a request tries, in a
+// cluster with and without the roles that serve each pool.
+func TestEveryPoolFallsDownItsChain(t *testing.T) {
+	stream := workload.StreamPool
+	dedicated := []workload.Role{workload.RoleGeneric, workload.RoleSync, workload.RoleInitialSync, workload.RoleFederationInbound,
+		workload.RoleEventCreator, workload.RoleMedia, workload.RoleTyping, workload.RoleToDevice, workload.RoleAccountData,
+		workload.RoleReceipts, workload.RolePresence, workload.RolePushRules, workload.RoleDeviceLists, workload.RoleThreadSubs}
+	type want struct{ monolith, generic, sync, all []workload.Pool }
+	m := []workload.Pool{mainPool}
+	gm := []workload.Pool{generic, mainPool}
+	for _, c := range []struct {
+		method, path string
+		want
+	}{
+		{"GET", "/_matrix/client/v3/sync", want{m, gm, []workload.Pool{syncPool, generic, mainPool}, []workload.Pool{initialSync, syncPool, generic, mainPool}}},
+		{"GET", "/_matrix/client/v3/initialSync", want{m, gm, []workload.Pool{syncPool, generic, mainPool}, []workload.Pool{initialSync, syncPool, generic, mainPool}}},
+		{"GET", "/_matrix/client/v3/sync?since=s1", want{m, gm, []workload.Pool{syncPool, generic, mainPool}, []workload.Pool{syncPool, generic, mainPool}}},
+		{"PUT", "/_matrix/federation/v1/send/1", want{m, gm, gm, []workload.Pool{fedIn, generic, mainPool}}},
+		{"PUT", "/_matrix/client/v3/rooms/!a:b/send/m.room.message/1", want{m, gm, gm, []workload.Pool{room, generic, mainPool}}},
+		{"GET", "/_matrix/client/v3/rooms/!a:b/messages", want{m, gm, gm, []workload.Pool{room, generic, mainPool}}},
+		{"GET", "/_matrix/client/versions", want{m, gm, gm, gm}},
+		// Media: main while no media worker; then the worker alone.
+		{"GET", "/_matrix/client/v1/media/download/s/m", want{m, m, m, []workload.Pool{media}}},
+		{"POST", "/_synapse/admin/v1/media/quarantine/s/m", want{m, m, m, []workload.Pool{media}}},
+		// Writer-only streams: the writer alone once a worker writes them.
+		{"PUT", "/_matrix/client/v3/rooms/!r:s/typing/@u:s", want{m, m, m, []workload.Pool{stream("typing")}}},
+		{"PUT", "/_matrix/client/v3/sendToDevice/m/txn", want{m, m, m, []workload.Pool{stream("to_device")}}},
+		{"POST", "/_matrix/client/v3/rooms/!r:s/receipt/m.read/$ev", want{m, m, m, []workload.Pool{stream("receipts")}}},
+		{"PUT", "/_matrix/client/v3/pushrules/global/override/x", want{m, m, m, []workload.Pool{stream("push_rules")}}},
+		{"GET", "/_matrix/client/v3/pushrules/", want{m, gm, gm, gm}},
+		// Streams main can serve by handing the write over replication.
+		{"PUT", "/_matrix/client/v3/user/@u:s/account_data/m.direct", want{m, m, m, []workload.Pool{stream("account_data"), mainPool}}},
+		{"PUT", "/_matrix/client/v3/presence/@u:s/status", want{m, m, m, []workload.Pool{stream("presence"), mainPool}}},
+		{"POST", "/_matrix/client/v3/keys/upload", want{m, gm, gm, []workload.Pool{stream("device_lists"), mainPool}}},
+		{"POST", "/_matrix/client/v3/logout", want{m, m, m, m}},
+	} {
+		for name, tc := range map[string]struct {
+			roles []workload.Role
+			want  []workload.Pool
+		}{
+			"monolith": {nil, c.monolith},
+			"generic":  {[]workload.Role{workload.RoleGeneric, workload.RoleEventPersister}, c.generic},
+			"sync":     {[]workload.Role{workload.RoleGeneric, workload.RoleSync}, c.sync},
+			"all":      {dedicated, c.all},
+		} {
+			pool := workload.Resolve(c.method, c.path, workload.WorkerStreams(tc.roles))
+			assert.Equal(t, tc.want, workload.Attempts(pool, workload.Served(tc.roles)), "%s: %s %s (%s)", name, c.method, c.path, pool)
+		}
+	}
+}
+
+func TestFallbackChainsAreConsistent(t *testing.T) {
+	// Each pool has one named location in nginx: the chain of a pool's
+	// first fallback is the rest of the pool's chain, and it ends at main.
+	pools := []workload.PoolSpec{}
+	pools = append(pools, workload.Pools...)
+	for _, r := range workload.Roles {
+		for _, s := range r.Streams {
+			spec, ok := workload.SpecOf(workload.StreamPool(s))
+			require.True(t, ok)
+			pools = append(pools, spec)
+		}
+	}
+	for _, spec := range pools {
+		if spec.Pool == mainPool {
+			assert.Empty(t, spec.Fallback)
+			continue
+		}
+		require.NotEmpty(t, spec.Fallback, spec.Pool)
+		assert.Equal(t, mainPool, spec.Fallback[len(spec.Fallback)-1], spec.Pool)
+		next, ok := workload.SpecOf(spec.Fallback[0])
+		require.True(t, ok, spec.Pool)
+		assert.Equal(t, fmt.Sprint(spec.Fallback[1:]), fmt.Sprint(next.Fallback), "%s: %s's chain", spec.Pool, next.Pool)
+		assert.NotContains(t, spec.Fallback, spec.Pool)
+	}
+	for _, s := range []string{"typing", "to_device", "receipts", "push_rules", "thread_subscriptions", "quarantined_media_changes"} {
+		spec, _ := workload.SpecOf(workload.StreamPool(s))
+		assert.True(t, spec.Exclusive, "only a writer serves %s", s)
+	}
+	for _, s := range []string{"account_data", "presence", "device_lists"} {
+		spec, _ := workload.SpecOf(workload.StreamPool(s))
+		assert.False(t, spec.Exclusive, "main hands %s over replication", s)
 	}
 }
 
@@ -213,8 +322,10 @@ func TestEveryRouteRegexCompilesAndNamesAKnownPool(t *testing.T) {
 			assert.True(t, ok, r.Doc)
 		}
 		if r.Pool != workload.PoolMain && r.Pool.Stream() == "" {
-			assert.NotEmpty(t, spec.Role, "%s: pool %s has processes", r.Doc, r.Pool)
+			assert.True(t, workload.Served(rolesServing(r.Pool))[r.Pool], "%s: a role serves pool %s", r.Doc, r.Pool)
 		}
+		assert.False(t, len(r.Methods) > 0 && r.Initial != "", "%s: methods or initial, not both", r.Doc)
+		assert.NotEmpty(t, spec.Affinity, r.Doc)
 		for _, p := range r.Paths {
 			_, err := regexp.Compile(p)
 			assert.NoError(t, err, "%s: %s", r.Doc, p)
@@ -242,7 +353,8 @@ func TestNoPathBelongsToTwoRows(t *testing.T) {
 		}
 	}
 	for _, r := range realRequests {
-		all = append(all, example{r.path, -1})
+		path, _, _ := strings.Cut(r.path, "?")
+		all = append(all, example{path, -1})
 	}
 	compiled := make([][]*regexp.Regexp, len(workload.Routes))
 	for i, r := range workload.Routes {
@@ -295,22 +407,36 @@ func TestReplicationIsNeverRouted(t *testing.T) {
 
 func TestPoolsBalanceAsSection9Says(t *testing.T) {
 	for pool, want := range map[workload.Pool]workload.Affinity{
-		syncPool: workload.AffinityUser,
-		fedIn:    workload.AffinityOrigin,
-		room:     workload.AffinityRoom,
-		generic:  workload.AffinityNone,
+		syncPool:    workload.AffinityUser,
+		initialSync: workload.AffinityUser,
+		fedIn:       workload.AffinityOrigin,
+		room:        workload.AffinityRoom,
+		generic:     workload.AffinityNone,
 	} {
 		spec, ok := workload.SpecOf(pool)
 		require.True(t, ok)
 		assert.Equal(t, want, spec.Affinity, pool)
-		assert.True(t, spec.FallbackToMain, pool)
-		assert.Equal(t, workload.RoleGeneric, spec.Role, pool)
+		assert.False(t, spec.Exclusive, pool)
+		assert.Equal(t, mainPool, spec.Fallback[len(spec.Fallback)-1], "%s ends at main", pool)
 	}
 	spec, _ := workload.SpecOf(media)
-	assert.False(t, spec.FallbackToMain, "main has no media repository when a media worker exists")
+	assert.True(t, spec.Exclusive, "main has no media repository when a media worker exists")
 	spec, ok := workload.SpecOf(workload.StreamPool("typing"))
 	require.True(t, ok)
 	assert.Equal(t, "typing", spec.Stream)
+}
+
+// rolesServing returns the roles whose Serves column names pool.
+func rolesServing(pool workload.Pool) []workload.Role {
+	var out []workload.Role
+	for _, r := range workload.Roles {
+		for _, p := range r.Serves {
+			if p == pool {
+				out = append(out, r.Role)
+			}
+		}
+	}
+	return out
 }
 
 // examples returns strings the regex matches: one per branch of each

@@ -49,38 +49,21 @@ type SynapseInput struct {
 
 // RenderSynapse renders the synapse container: the shared config, the
 // secrets, one file per local worker, and a layer with one service and its
-// checks per local process.
+// checks per local process. Each service's environment carries the hash
+// of what its process reads (ProcessConfigHash), so a change restarts the
+// processes that read it and no other.
 func RenderSynapse(in SynapseInput) (Container, error) {
-	hs, err := RenderHomeserver(in.Homeserver)
+	shared, configPaths, err := sharedFiles(in.Homeserver)
 	if err != nil {
 		return Container{}, err
 	}
-	shared := []File{
-		{Path: HomeserverPath, Content: hs, Mode: 0o644},
-		{Path: LogConfigPath, Content: RenderLogConfig(), Mode: 0o644},
-	}
 	shared = append(shared, in.Secrets.Files()...)
-	if pg := in.Homeserver.Postgres; pg != nil {
-		shared = append(shared, File{Path: PGPassPath, Content: RenderPGPass(pg), Mode: 0o600})
-	}
-	if r := in.Homeserver.Redis; r != nil && r.Password != "" {
-		shared = append(shared, File{Path: SecretsDir + "/redis", Content: []byte(r.Password), Mode: 0o600})
-	}
-	configPaths := " --config-path " + HomeserverPath
-	if e := in.Homeserver.Email; e != nil {
-		data, err := RenderEmailConfig(e)
-		if err != nil {
-			return Container{}, err
-		}
-		shared = append(shared, File{Path: EmailConfigPath, Content: data, Mode: 0o600})
-		configPaths += " --config-path " + EmailConfigPath
-	}
-	shared = append(shared, samlFiles(in.Homeserver.SAML)...)
-	env := map[string]string{}
-	if m := in.Homeserver.Media; m != nil {
-		shared = append(shared, RenderAWSFiles(m)...)
-		env["AWS_SHARED_CREDENTIALS_FILE"] = AWSCredentialsPath
-		env["AWS_CONFIG_FILE"] = AWSConfigPath
+	// boto3 finds the S3 files through these; only a process that loads
+	// the media repository gets them.
+	mediaEnv := map[string]string{}
+	if in.Homeserver.Media != nil {
+		mediaEnv["AWS_SHARED_CREDENTIALS_FILE"] = AWSCredentialsPath
+		mediaEnv["AWS_CONFIG_FILE"] = AWSConfigPath
 	}
 	local := in.Local
 	if local == nil {
@@ -98,10 +81,9 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 			Checks:   map[string]Check{},
 		},
 	}
+	commands := map[string]string{}
 	for _, p := range local {
-		files := shared
 		command := "python3 -m synapse.app.homeserver" + configPaths
-		summary := "Synapse main process"
 		if p.Role != RoleMain {
 			if _, ok := Spec(p.Role); !ok {
 				return Container{}, fmt.Errorf("render %s: unknown role %q", p.Name, p.Role)
@@ -110,12 +92,25 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 			if err != nil {
 				return Container{}, fmt.Errorf("render worker %s: %w", p.Name, err)
 			}
-			wf := File{Path: WorkerConfigPath(p.Name), Content: data, Mode: 0o644}
-			out.Files = append(out.Files, wf)
-			files = append(append([]File(nil), shared...), wf)
-			command = "python3 -m synapse.app.generic_worker" + configPaths + " --config-path " + wf.Path
+			out.Files = append(out.Files, File{Path: WorkerConfigPath(p.Name), Content: data, Mode: 0o644})
+			command = "python3 -m synapse.app.generic_worker" + configPaths + " --config-path " + WorkerConfigPath(p.Name)
+		}
+		commands[p.Name] = command
+	}
+	for _, p := range local {
+		summary := "Synapse main process"
+		if p.Role != RoleMain {
 			summary = "Synapse worker " + p.Name
 		}
+		reads, media, err := processReads(out.Files, p.Name, p.Role)
+		if err != nil {
+			return Container{}, err
+		}
+		env := map[string]string{}
+		if media {
+			env = mediaEnv
+		}
+		command := commands[p.Name]
 		svc := ServiceName(p.Name)
 		httpPort, _, _ := Ports(p.Index)
 		aliveName := svc + "-alive"
@@ -125,7 +120,7 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 			Summary:        summary,
 			Command:        command,
 			Startup:        "enabled",
-			Environment:    serviceEnv(env, HashFiles(files)),
+			Environment:    serviceEnv(env, HashFiles(reads)),
 			OnCheckFailure: map[string]string{aliveName: "restart"},
 			KillDelay:      "20s",
 			UserID:         &uid,
@@ -216,6 +211,74 @@ func PublicBaseURL(c config.Config, ingressURL string) string {
 
 func hostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// sharedFiles renders the files every process of the unit is given (the
+// secrets aside) and the --config-path arguments they share.
+func sharedFiles(h Homeserver) ([]File, string, error) {
+	hs, err := RenderHomeserver(h)
+	if err != nil {
+		return nil, "", err
+	}
+	files := []File{
+		{Path: HomeserverPath, Content: hs, Mode: 0o644},
+		{Path: LogConfigPath, Content: RenderLogConfig(), Mode: 0o644},
+	}
+	if pg := h.Postgres; pg != nil {
+		files = append(files, File{Path: PGPassPath, Content: RenderPGPass(pg), Mode: 0o600})
+	}
+	if r := h.Redis; r != nil && r.Password != "" {
+		files = append(files, File{Path: SecretsDir + "/redis", Content: []byte(r.Password), Mode: 0o600})
+	}
+	configPaths := " --config-path " + HomeserverPath
+	if e := h.Email; e != nil {
+		data, err := RenderEmailConfig(e)
+		if err != nil {
+			return nil, "", err
+		}
+		files = append(files, File{Path: EmailConfigPath, Content: data, Mode: 0o600})
+		configPaths += " --config-path " + EmailConfigPath
+	}
+	files = append(files, samlFiles(h.SAML)...)
+	if m := h.Media; m != nil {
+		files = append(files, RenderAWSFiles(m)...)
+	}
+	return files, configPaths, nil
+}
+
+// RestartToken is a digest of what every Synapse process reads that the
+// cluster plan does not shape (no instance_map, stream_writers, role or
+// media keys, no unit's listeners), with the Synapse version: it changes
+// exactly when every process restarts anyway, the moment to rebalance
+// slots at no extra cost. The same on every unit.
+func RestartToken(h Homeserver, synapseVersion string) (string, error) {
+	h.Cluster = nil
+	h.BindAddress = "0.0.0.0" // listeners are cut below: the main's, not everyone's
+	files, _, err := sharedFiles(h)
+	if err != nil {
+		return "", fmt.Errorf("restart token: %w", err)
+	}
+	var reads []File
+	for _, f := range files {
+		switch f.Path {
+		case AWSCredentialsPath, AWSConfigPath:
+			continue
+		case HomeserverPath:
+			doc := map[string]any{}
+			if err := yaml.Unmarshal(f.Content, &doc); err != nil {
+				return "", fmt.Errorf("restart token: read %s: %w", f.Path, err)
+			}
+			// A process of no role reads what every process reads.
+			cut, err := cutKeys(doc, func(key string) bool { return key != "listeners" && readsKey(key, "", false) })
+			if err != nil {
+				return "", fmt.Errorf("restart token: %w", err)
+			}
+			f = File{Path: f.Path, Content: cut}
+		}
+		reads = append(reads, f)
+	}
+	reads = append(reads, File{Path: "synapse-version", Content: []byte(synapseVersion)})
+	return HashFiles(reads), nil
 }
 
 func serviceEnv(base map[string]string, hash string) map[string]string {

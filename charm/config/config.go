@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,9 +66,18 @@ type Config struct {
 	WorkersIgnoreList []string
 
 	// Topology options, additions of this charm.
-	EventPersisters      int
-	FederationSenders    int
-	Pushers              int
+	//
+	// WorkersPreset names the preset that gives each role its count at
+	// each cluster size (one of Presets).
+	WorkersPreset string
+	// EventPersisters, FederationSenders and Pushers are the raw options:
+	// -1 follows the preset. WorkerCounts already holds the ones set.
+	EventPersisters   int
+	FederationSenders int
+	Pushers           int
+	// WorkerCounts are the roles whose count the operator set, from
+	// worker_counts and the three options above: role -> slots.
+	WorkerCounts         map[string]int
 	KeepSingletonsOnMain bool
 	MaxProcessesPerUnit  int
 
@@ -125,12 +135,47 @@ var defaults = map[string]any{
 	"rc_joins_remote_burst_count":        10,
 	"rc_joins_remote_per_second":         0.01,
 	"experimental_alive_check":           "2m,5,20s",
-	"event_persisters":                   0,
-	"federation_senders":                 1,
-	"pushers":                            1,
+	"workers_preset":                     PresetBalanced,
+	"worker_counts":                      "",
+	"event_persisters":                   FromPreset,
+	"federation_senders":                 FromPreset,
+	"pushers":                            FromPreset,
 	"keep_singletons_on_main":            false,
 	"max_processes_per_unit":             4,
 	"max_upload_size":                    "50M",
+}
+
+// The presets of workers_preset; charm/topology holds what each runs.
+const (
+	PresetMinimal   = "minimal"
+	PresetBalanced  = "balanced"
+	PresetOneOfEach = "one-of-each"
+)
+
+// Presets are the values workers_preset accepts.
+var Presets = []string{PresetMinimal, PresetBalanced, PresetOneOfEach}
+
+// FromPreset is the value of a count option that follows the preset.
+const FromPreset = -1
+
+// MaxRoleCount bounds every per-role count.
+const MaxRoleCount = 16
+
+// WorkerRoles are the roles worker_counts accepts, with the most slots
+// each may have. charm/topology fills it from the role table
+// (workload.Roles) when it loads: config cannot import that table, because
+// the workload renderer imports config.
+var WorkerRoles = map[string]int{}
+
+// countOptions are the per-role count options older than worker_counts,
+// with the role each sets.
+var countOptions = []struct {
+	option, role string
+	field        func(*Config) *int
+}{
+	{"event_persisters", "event-persister", func(c *Config) *int { return &c.EventPersisters }},
+	{"federation_senders", "federation-sender", func(c *Config) *int { return &c.FederationSenders }},
+	{"pushers", "pusher", func(c *Config) *int { return &c.Pushers }},
 }
 
 var (
@@ -253,9 +298,27 @@ func Parse(raw map[string]any) (Config, error) {
 		return ""
 	})
 
-	c.EventPersisters = p.count("event_persisters", 0, 16)
-	c.FederationSenders = p.count("federation_senders", 0, 16)
-	c.Pushers = p.count("pushers", 0, 16)
+	c.WorkersPreset = p.str("workers_preset")
+	if !slices.Contains(Presets, c.WorkersPreset) {
+		p.fail("workers_preset", fmt.Sprintf("%q is not a preset: use one of %s", c.WorkersPreset, strings.Join(Presets, ", ")))
+	}
+	c.WorkerCounts = p.workerCounts("worker_counts")
+	for _, o := range countOptions {
+		n := p.integer(o.option)
+		switch {
+		case n != FromPreset && (n < 0 || n > MaxRoleCount):
+			p.fail(o.option, fmt.Sprintf("must be between 0 and %d, or -1 to follow workers_preset, got %d", MaxRoleCount, n))
+		case n == FromPreset:
+		case hasKey(c.WorkerCounts, o.role):
+			p.fail(o.option, fmt.Sprintf("and worker_counts both set %s: set it in one place (%s=-1 follows worker_counts)", o.role, o.option))
+		default:
+			if c.WorkerCounts == nil {
+				c.WorkerCounts = map[string]int{}
+			}
+			c.WorkerCounts[o.role] = n
+		}
+		*o.field(&c) = n
+	}
 	c.KeepSingletonsOnMain = p.boolean("keep_singletons_on_main")
 	c.MaxProcessesPerUnit = p.count("max_processes_per_unit", 1, 64)
 	c.MaxUploadSize = p.str("max_upload_size")
@@ -479,6 +542,48 @@ func (p *parser) csv(name string, check func(string) string) []string {
 		items = append(items, item)
 	}
 	return items
+}
+
+// workerCounts reads "role=count,role=count" for the roles of
+// WorkerRoles; nil when empty.
+func (p *parser) workerCounts(name string) map[string]int {
+	var out map[string]int
+	p.csv(name, func(item string) string {
+		role, num, ok := strings.Cut(item, "=")
+		role, num = strings.TrimSpace(role), strings.TrimSpace(num)
+		limit, known := WorkerRoles[role]
+		n, err := strconv.Atoi(num)
+		switch {
+		case !ok:
+			return fmt.Sprintf("item %q must be role=count, such as sync=2", item)
+		case !known:
+			return fmt.Sprintf("%q is not a worker role: use one of %s", role, strings.Join(sortedKeys(WorkerRoles), ", "))
+		case err != nil || n < 0 || n > limit:
+			return fmt.Sprintf("%s=%s: the count of %s must be a whole number from 0 to %d", role, num, role, limit)
+		case hasKey(out, role):
+			return fmt.Sprintf("sets %s twice: keep one", role)
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[role] = n
+		return ""
+	})
+	return out
+}
+
+func hasKey(m map[string]int, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // The lower bounds of experimental_alive_check. Pebble's own defaults are

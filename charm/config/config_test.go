@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/config"
+	// The role table fills config.WorkerRoles, as in the charm binary.
+	_ "github.com/synapse-charm/synapse-k8s-go/charm/topology"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -22,7 +24,38 @@ func TestParseDefaults(t *testing.T) {
 	assert.Equal(t, config.AliveCheck{Period: 2 * time.Minute, Threshold: 5, Timeout: 20 * time.Second}, c.AliveCheck)
 	assert.Nil(t, c.TrustedKeyServers, "unset keeps Synapse's default key server")
 	assert.Equal(t, "50M", c.MaxUploadSize)
-	assert.Equal(t, 1, c.FederationSenders)
+	assert.Equal(t, config.FromPreset, c.FederationSenders, "counts follow the preset")
+	assert.Equal(t, config.PresetBalanced, c.WorkersPreset)
+	assert.Nil(t, c.WorkerCounts)
+}
+
+func TestParseWorkerCounts(t *testing.T) {
+	c, err := config.Parse(map[string]any{"server_name": "e.com", "worker_counts": "sync=2, receipts=1,typing=0", "pushers": 3, "workers_preset": "one-of-each"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"sync": 2, "receipts": 1, "typing": 0, "pusher": 3}, c.WorkerCounts, "pushers joins worker_counts")
+	assert.Equal(t, config.PresetOneOfEach, c.WorkersPreset)
+
+	for _, tt := range []struct {
+		raw          map[string]any
+		option, says string
+	}{
+		{map[string]any{"worker_counts": "wizard=1"}, "worker_counts", "not a worker role: use one of"},
+		{map[string]any{"worker_counts": "generic=2"}, "worker_counts", "not a worker role"},
+		{map[string]any{"worker_counts": "typing=2"}, "worker_counts", "from 0 to 1"},
+		{map[string]any{"worker_counts": "sync=17"}, "worker_counts", "from 0 to 16"},
+		{map[string]any{"worker_counts": "sync"}, "worker_counts", "role=count"},
+		{map[string]any{"worker_counts": "sync=1,sync=2"}, "worker_counts", "twice"},
+		{map[string]any{"worker_counts": "pusher=1", "pushers": 2}, "pushers", "set it in one place"},
+		{map[string]any{"workers_preset": "huge"}, "workers_preset", "use one of minimal, balanced, one-of-each"},
+		{map[string]any{"event_persisters": -2}, "event_persisters", "-1 to follow workers_preset"},
+	} {
+		tt.raw["server_name"] = "e.com"
+		_, err := config.Parse(tt.raw)
+		var cfgErr *config.Error
+		require.True(t, errors.As(err, &cfgErr), "%v: want a config error, got %v", tt.raw, err)
+		assert.Equal(t, []string{tt.option}, cfgErr.Options(), "%v", tt.raw)
+		assert.ErrorContains(t, err, tt.says)
+	}
 }
 
 func TestParseValues(t *testing.T) {
@@ -90,7 +123,7 @@ func TestParseInvalidNamesEveryField(t *testing.T) {
 }
 
 func TestParseCollectsAllProblems(t *testing.T) {
-	_, err := config.Parse(map[string]any{"server_name": "", "public_baseurl": "ftp://x", "pushers": -1})
+	_, err := config.Parse(map[string]any{"server_name": "", "public_baseurl": "ftp://x", "pushers": -2})
 	var cfgErr *config.Error
 	require.True(t, errors.As(err, &cfgErr))
 	assert.Equal(t, []string{"public_baseurl", "pushers", "server_name"}, cfgErr.Options())

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,6 +49,8 @@ var fuzzOptions = []string{
 	"experimental_alive_check",
 	"backup_passphrase",
 	"workers_ignore_list",
+	"workers_preset",
+	"worker_counts",
 	"event_persisters",
 	"federation_senders",
 	"pushers",
@@ -391,8 +394,16 @@ func checkConfig(t *testing.T, c config.Config) {
 		}
 	}
 	for name, v := range map[string]int{"event_persisters": c.EventPersisters, "federation_senders": c.FederationSenders, "pushers": c.Pushers} {
-		if v < 0 || v > 16 {
-			t.Errorf("accepted %s = %d, outside 0..16", name, v)
+		if v < config.FromPreset || v > config.MaxRoleCount {
+			t.Errorf("accepted %s = %d, outside -1..16", name, v)
+		}
+	}
+	if !slices.Contains(config.Presets, c.WorkersPreset) {
+		t.Errorf("accepted workers_preset %q", c.WorkersPreset)
+	}
+	for role, n := range c.WorkerCounts {
+		if limit, ok := config.WorkerRoles[role]; !ok || n < 0 || n > limit {
+			t.Errorf("accepted worker_counts %s=%d", role, n)
 		}
 	}
 	if c.MaxProcessesPerUnit < 1 || c.MaxProcessesPerUnit > 64 {

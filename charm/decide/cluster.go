@@ -11,7 +11,7 @@ import (
 // plan returns the cluster plan. The leader computes it from the live
 // units and the configuration and publishes it when it changed; every
 // unit renders only from the published plan.
-func (x *decider) plan(cluster, s3Media bool, preferredMain string) (topology.Plan, bool) {
+func (x *decider) plan(cluster, s3Media bool, preferredMain, restartToken string) (topology.Plan, bool) {
 	s, d, ev := x.s, x.d, x.ev()
 	var current *topology.Plan
 	repaired := false
@@ -40,6 +40,9 @@ func (x *decider) plan(cluster, s3Media bool, preferredMain string) (topology.Pl
 		}
 		return *current, true
 	}
+	if restartToken == "" && current != nil {
+		restartToken = current.RestartToken
+	}
 	next := topology.Compute(topology.View{
 		Units:         s.Peer.LiveUnits(ev.Unit),
 		Leader:        ev.Unit,
@@ -47,12 +50,13 @@ func (x *decider) plan(cluster, s3Media bool, preferredMain string) (topology.Pl
 		PreferredMain: preferredMain,
 		Cluster:       cluster,
 		Settings: topology.Settings{
-			EventPersisters:      s.Config.EventPersisters,
-			FederationSenders:    s.Config.FederationSenders,
-			Pushers:              s.Config.Pushers,
+			Preset:               s.Config.WorkersPreset,
+			Counts:               roleCounts(s.Config.WorkerCounts),
 			KeepSingletonsOnMain: s.Config.KeepSingletonsOnMain,
 			MaxProcessesPerUnit:  s.Config.MaxProcessesPerUnit,
 			Media:                s3Media,
+			Ignore:               s.Config.WorkersIgnoreList,
+			RestartToken:         restartToken,
 		},
 	})
 	if current == nil || repaired || next.Generation != current.Generation {
@@ -60,6 +64,18 @@ func (x *decider) plan(cluster, s3Media bool, preferredMain string) (topology.Pl
 		d.logf("published plan %d: main %s, %d processes", next.Generation, next.Main, len(next.Processes))
 	}
 	return next, true
+}
+
+// roleCounts types the operator's per-role counts; nil when none.
+func roleCounts(counts map[string]int) map[workload.Role]int {
+	var out map[workload.Role]int
+	for role, n := range counts {
+		if out == nil {
+			out = map[workload.Role]int{}
+		}
+		out[workload.Role(role)] = n
+	}
+	return out
 }
 
 // recoverPlan rebuilds the last good plan from the copies the units keep of

@@ -195,7 +195,7 @@ func (x *decider) run() {
 	if preferred == "" {
 		preferred = x.pythonPreferredMain()
 	}
-	plan, ok := x.plan(in.db != nil && in.redis != nil, in.media != nil, preferred)
+	plan, ok := x.plan(in.db != nil && in.redis != nil, in.media != nil, preferred, x.restartToken(in))
 	if !ok {
 		return
 	}
@@ -280,6 +280,42 @@ func (x *decider) version() (string, bool) {
 	return img.SynapseVersion, true
 }
 
+// homeserver is what homeserver.yaml is rendered from, before the plan
+// adds the cluster (and, with it, Redis).
+func (x *decider) homeserver(in inputs) workload.Homeserver {
+	s := x.s
+	return workload.Homeserver{
+		Config:        s.Config,
+		PublicBaseURL: workload.PublicBaseURL(s.Config, in.ingressURL),
+		BindAddress:   s.Address,
+		Postgres:      in.db,
+		Media:         in.media,
+		Email:         in.email,
+		// After a switch the Python charm's media stays where it is.
+		MediaStorePath: s.Python.MediaStore,
+		SAML:           in.saml,
+	}
+}
+
+// restartToken changes exactly when every Synapse process restarts anyway
+// (a new Synapse version, or a change of what every process reads): the
+// topology moves stuck duties then, at no extra restart. "" when the
+// leader cannot tell (Pebble or the image's version unknown): the plan
+// keeps its token, and nothing moves.
+func (x *decider) restartToken(in inputs) string {
+	img := x.s.Image
+	if !x.s.Synapse.Reachable || img.VersionErr != nil || img.SynapseVersion == "" {
+		return ""
+	}
+	hs := x.homeserver(in)
+	hs.Redis = in.redis
+	token, err := workload.RestartToken(hs, img.SynapseVersion)
+	if err != nil {
+		return ""
+	}
+	return token
+}
+
 // workload decides both containers and this unit's report from the plan.
 func (x *decider) workload(plan topology.Plan, hv homeView, in inputs, secrets workload.Secrets, version string) {
 	s, d, ev := x.s, x.d, x.ev()
@@ -329,17 +365,7 @@ func (x *decider) workload(plan topology.Plan, hv homeView, in inputs, secrets w
 		}
 	}
 
-	hs := workload.Homeserver{
-		Config:        s.Config,
-		PublicBaseURL: workload.PublicBaseURL(s.Config, in.ingressURL),
-		BindAddress:   s.Address,
-		Postgres:      in.db,
-		Media:         in.media,
-		Email:         in.email,
-		// After a switch the Python charm's media stays where it is.
-		MediaStorePath: s.Python.MediaStore,
-		SAML:           in.saml,
-	}
+	hs := x.homeserver(in)
 	var localProcs []workload.ClusterProcess
 	if len(plan.Processes) > 1 {
 		hs.Redis = in.redis

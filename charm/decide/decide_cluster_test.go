@@ -164,7 +164,7 @@ func TestNonMainUnit(t *testing.T) {
 func TestTwoUnitsSettleActive(t *testing.T) {
 	leader, worker := ttTwoUnits(t, nil)
 	d := decide.Decide(leader)
-	assert.Equal(t, decide.Item{Level: decide.Active, Rank: decide.RankWorkload, Message: "main, 2 processes"}, ttStatus(d))
+	assert.Equal(t, decide.Item{Level: decide.Active, Rank: decide.RankWorkload, Message: "main, 4 processes"}, ttStatus(d))
 	assert.False(t, ttTouches(d.Synapse))
 	assert.False(t, ttTouches(d.Nginx))
 	d = decide.Decide(worker)

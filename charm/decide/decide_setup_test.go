@@ -50,7 +50,7 @@ func TestInvalidConfigBlocksAndLeavesTheWorkloadUntouched(t *testing.T) {
 		{"invalid server_name", map[string]any{"server_name": "bad name!", "public_baseurl": "http://test.local/"}, "server_name"},
 		{"public_baseurl without scheme", map[string]any{"server_name": "test.local", "public_baseurl": "test.local"}, "public_baseurl"},
 		{"malformed CSV", map[string]any{"server_name": "test.local", "ip_range_whitelist": "10.0.0.0/8,,x"}, "ip_range_whitelist"},
-		{"negative count", map[string]any{"server_name": "test.local", "federation_senders": -1}, "federation_senders"},
+		{"negative count", map[string]any{"server_name": "test.local", "federation_senders": -2}, "federation_senders"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, leader := range []bool{true, false} {

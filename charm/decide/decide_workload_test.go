@@ -46,7 +46,7 @@ func TestChangedConfigRestartsExactlyItsReaders(t *testing.T) {
 	t.Run("on a worker unit every process reading homeserver.yaml restarts", func(t *testing.T) {
 		_, worker := ttTwoUnits(t, nil)
 		before := decide.Decide(worker)
-		worker.Config = ttConfig(t, map[string]any{"max_upload_size": "100M"})
+		worker.Config = ttConfig(t, map[string]any{"max_upload_size": "100M", "enable_room_list_search": false})
 		d := decide.Decide(worker)
 		want := ttServices(ttPlan(t, worker.Peer.App).OnUnit("synapse/1"))
 		assert.ElementsMatch(t, want, d.Synapse.Changes.Restart)
@@ -54,6 +54,19 @@ func TestChangedConfigRestartsExactlyItsReaders(t *testing.T) {
 		assert.Nil(t, d.Nginx.Changes.Layer)
 		assert.Contains(t, d.Nginx.Changes.Reload, workload.NginxService)
 		assert.NotEqual(t, ttFile(t, before.Nginx, workload.NginxConfigPath), ttFile(t, d.Nginx, workload.NginxConfigPath))
+	})
+	t.Run("a media option restarts only the process that loads the media repository", func(t *testing.T) {
+		_, worker := ttTwoUnits(t, nil)
+		worker.Config = ttConfig(t, map[string]any{"max_upload_size": "100M"})
+		d := decide.Decide(worker)
+		var want []string
+		for _, p := range ttPlan(t, worker.Peer.App).OnUnit("synapse/1") {
+			if spec, ok := workload.Spec(p.Role); ok && spec.LoadsMedia {
+				want = append(want, workload.ServiceName(p.Name))
+			}
+		}
+		assert.ElementsMatch(t, want, d.Synapse.Changes.Restart, "max_upload_size is read only where media loads")
+		assert.Contains(t, d.Nginx.Changes.Reload, workload.NginxService, "nginx's body limit follows it")
 	})
 	t.Run("a peer's new address reloads nginx and restarts no synapse process", func(t *testing.T) {
 		leader, _ := ttTwoUnits(t, nil)

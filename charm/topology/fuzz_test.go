@@ -17,23 +17,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/synapse-charm/synapse-k8s-go/charm/config"
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
 // fuzzPlans are plans as the charm publishes them, for seeds.
 func fuzzPlans() []string {
-	s := topology.Settings{FederationSenders: 1, Pushers: 1, MaxProcessesPerUnit: 4}
+	s := topology.Settings{Preset: config.PresetMinimal, MaxProcessesPerUnit: 4}
 	one := topology.Compute(topology.View{Units: []string{"synapse/0"}, Leader: "synapse/0", Settings: s})
 	clustered := topology.Compute(topology.View{Units: []string{"synapse/0"}, Leader: "synapse/0", Cluster: true, Settings: s})
 	three := topology.Compute(topology.View{Units: []string{"synapse/0", "synapse/1", "synapse/2"}, Leader: "synapse/0", Current: &clustered, Cluster: true, Settings: s})
-	big := topology.Settings{EventPersisters: 2, FederationSenders: 3, Pushers: 2, MaxProcessesPerUnit: 3, Media: true}
+	big := topology.Settings{Preset: config.PresetOneOfEach, Counts: map[workload.Role]int{workload.RoleEventPersister: 2, workload.RoleFederationSend: 3}, MaxProcessesPerUnit: 3, Media: true,
+		Ignore: []string{"synapse/10", "pusher-1"}, RestartToken: "t1"}
 	media := topology.Compute(topology.View{Units: []string{"synapse/3", "synapse/5", "synapse/10"}, Leader: "synapse/5", Current: &three, Cluster: true, Settings: big})
 	return []string{one.Encode(), clustered.Encode(), three.Encode(), media.Encode()}
 }
 
-// badPlans are plans Decode must refuse (or, for the last ones, plans it
-// accepts that a hand edit or an older charm could leave in the bag).
+// badPlans are plans Decode must refuse (or plans it accepts that a hand
+// edit or an older charm could leave in the bag).
 var badPlans = []string{
 	``,
 	`{garbage`,
@@ -171,14 +173,24 @@ func (r *fuzzBytes) n(k int) int { return r.next() % k }
 
 func (r *fuzzBytes) settings() topology.Settings {
 	// Counts within the bounds config.Parse enforces.
-	return topology.Settings{
-		EventPersisters:      r.n(17),
-		FederationSenders:    r.n(17),
-		Pushers:              r.n(17),
+	s := topology.Settings{
+		Preset:               config.Presets[r.n(len(config.Presets))],
 		KeepSingletonsOnMain: r.n(2) == 1,
 		MaxProcessesPerUnit:  1 + r.n(64),
 		Media:                r.n(2) == 1,
+		RestartToken:         []string{"", "a", "b"}[r.n(3)],
 	}
+	for n := r.n(4); n > 0; n-- {
+		spec := workload.Roles[1+r.n(len(workload.Roles)-1)]
+		if s.Counts == nil {
+			s.Counts = map[workload.Role]int{}
+		}
+		s.Counts[spec.Role] = r.n(config.WorkerRoles[string(spec.Role)] + 1)
+	}
+	for n := r.n(3); n > 0; n-- {
+		s.Ignore = append(s.Ignore, []string{"synapse/0", "synapse/1", "synapse/3", "pusher-1", "generic-1", "media-1", "federation-sender-2", "sync-1"}[r.n(8)])
+	}
+	return s
 }
 
 // permuted returns units in an order chosen by r: Juju lists peers in no
@@ -190,27 +202,6 @@ func (r *fuzzBytes) permuted(units []string) []string {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
-}
-
-// wantedSlots lists the non-generic slots the settings ask for.
-func wantedSlots(s topology.Settings) map[string]bool {
-	want := map[string]bool{}
-	add := func(role workload.Role, n int) {
-		for i := 1; i <= n; i++ {
-			want[fmt.Sprintf("%s-%d", role, i)] = true
-		}
-	}
-	add(workload.RoleFederationSend, s.FederationSenders)
-	add(workload.RolePusher, s.Pushers)
-	if !s.KeepSingletonsOnMain {
-		add(workload.RoleBackground, 1)
-		add(workload.RoleUserDirectory, 1)
-	}
-	if s.Media {
-		add(workload.RoleMedia, 1)
-	}
-	add(workload.RoleEventPersister, s.EventPersisters)
-	return want
 }
 
 // checkComputed checks one Compute result against its view.
@@ -259,11 +250,23 @@ func checkComputed(t *testing.T, v topology.View, p topology.Plan, r *fuzzBytes)
 		t.Fatalf("does not survive the peer bag: %v\n%s", err, p.Encode())
 	}
 
-	if cur := v.Current; cur != nil {
+	ignored := map[string]bool{}
+	for _, name := range v.Settings.Ignore {
+		if strings.Contains(name, "/") {
+			ignored[name] = true
+		}
+	}
+	// A planned restart: the first cluster plan, another configuration, a
+	// new restart token. Only then may slots be added or removed other
+	// than readers, or move other than off the main's unit.
+	cur := v.Current
+	planned := cur == nil || cur.Settings == "" || cur.Settings != p.Settings || (cur.RestartToken != "" && cur.RestartToken != p.RestartToken)
+	if cur != nil {
 		if live[cur.Main] && p.Main != cur.Main {
 			t.Errorf("main moved from %s to %s while its unit lives", cur.Main, p.Main)
 		}
-		same := cur.Main == p.Main && reflect.DeepEqual(cur.Processes, p.Processes) && slices.Equal(cur.Deferred, p.Deferred) && cur.Settings == p.Settings
+		same := cur.Main == p.Main && reflect.DeepEqual(cur.Processes, p.Processes) && slices.Equal(cur.Deferred, p.Deferred) && cur.Settings == p.Settings &&
+			cur.RestartToken == p.RestartToken && reflect.DeepEqual(cur.Drained, p.Drained)
 		switch {
 		case same && p.Generation != cur.Generation:
 			t.Errorf("generation %d -> %d without a change", cur.Generation, p.Generation)
@@ -278,12 +281,25 @@ func checkComputed(t *testing.T, v topology.View, p topology.Plan, r *fuzzBytes)
 			t.Errorf("senders_epoch %d -> %d without a change of federation senders", cur.SendersEpoch, p.SendersEpoch)
 		}
 		for _, old := range cur.Processes {
-			if old.Name == "main" || !live[old.Unit] || old.Unit == p.Main {
+			spec, _ := workload.Spec(old.Role)
+			if old.Name == "main" || !live[old.Unit] || (old.Unit == p.Main && planned) || old.Unit != cur.Main && old.Unit == p.Main || ignored[old.Unit] || p.Drained[old.Name] == old.Unit ||
+				(spec.OnMainUnitWhileLocalMedia && !v.Settings.Media) {
 				continue
 			}
 			for _, proc := range p.Processes {
 				if proc.Name == old.Name && proc.Unit != old.Unit {
 					t.Errorf("%s moved from the live unit %s to %s", old.Name, old.Unit, proc.Unit)
+				}
+			}
+		}
+		if !planned {
+			had := map[string]bool{}
+			for _, proc := range cur.Processes {
+				had[proc.Name] = true
+			}
+			for _, proc := range p.Processes {
+				if spec, _ := workload.Spec(proc.Role); !had[proc.Name] && spec.Restart != workload.RestartRouting {
+					t.Errorf("%s added outside a planned restart: adding it restarts processes", proc.Name)
 				}
 			}
 		}
@@ -295,15 +311,30 @@ func checkComputed(t *testing.T, v topology.View, p topology.Plan, r *fuzzBytes)
 		}
 		return
 	}
-	want := wantedSlots(v.Settings)
+	want := map[string]bool{}
+	for _, name := range topology.Wanted(v.Settings, len(v.Units)) {
+		want[name] = true
+	}
 	seen := map[string]int{}
 	for _, proc := range p.Processes {
 		if proc.Role == workload.RoleMain || proc.Role == workload.RoleGeneric {
 			continue
 		}
 		seen[proc.Name]++
-		if !want[proc.Name] {
+		spec, _ := workload.Spec(proc.Role)
+		if !want[proc.Name] && (planned || spec.Restart == workload.RestartRouting) {
 			t.Errorf("%s placed, but the settings do not ask for it", proc.Name)
+		}
+		if spec.OnMainUnitWhileLocalMedia && !v.Settings.Media && proc.Unit != p.Main {
+			t.Errorf("%s on %s, away from the local media on the main's unit %s", proc.Name, proc.Unit, p.Main)
+		}
+	}
+	for _, proc := range p.Processes {
+		if proc.Role != workload.RoleMain && ignored[proc.Unit] {
+			t.Errorf("%s on %s, which workers_ignore_list names", proc.Name, proc.Unit)
+		}
+		if from := p.Drained[proc.Name]; from != "" && from == proc.Unit {
+			t.Errorf("%s still on %s, which it was drained from", proc.Name, from)
 		}
 	}
 	for _, name := range p.Deferred {
@@ -317,6 +348,12 @@ func checkComputed(t *testing.T, v topology.View, p topology.Plan, r *fuzzBytes)
 			t.Errorf("slot %s is placed or deferred %d times, want once", name, seen[name])
 		}
 	}
+	noGeneric := map[string]bool{}
+	for name, from := range p.Drained {
+		if strings.HasPrefix(name, "generic-") {
+			noGeneric[from] = true
+		}
+	}
 	capacity := max(v.Settings.MaxProcessesPerUnit, 1)
 	for _, u := range v.Units {
 		switch {
@@ -324,7 +361,7 @@ func checkComputed(t *testing.T, v topology.View, p topology.Plan, r *fuzzBytes)
 			t.Errorf("the main unit %s runs a generic worker", u)
 		case u != p.Main && generic[u] > 1:
 			t.Errorf("%s runs %d generic workers", u, generic[u])
-		case u != p.Main && generic[u] == 0 && count[u] < capacity:
+		case u != p.Main && generic[u] == 0 && count[u] < capacity && !ignored[u] && !noGeneric[u]:
 			t.Errorf("%s has room (%d of %d) but no generic worker", u, count[u], capacity)
 		}
 	}
@@ -431,18 +468,13 @@ func FuzzComputeFromPlan(f *testing.F) {
 			Cluster:  r.n(4) != 0,
 			Settings: r.settings(),
 		}
-		if r.n(2) == 0 {
-			// The configuration the plan was made for, if it says.
-			var s topology.Settings
-			if _, err := fmt.Sscanf(current.Settings, "e%d.f%d.p%d.k%t.m%d.s%t", &s.EventPersisters, &s.FederationSenders, &s.Pushers, &s.KeepSingletonsOnMain, &s.MaxProcessesPerUnit, &s.Media); err == nil &&
-				s.EventPersisters <= 16 && s.FederationSenders <= 16 && s.Pushers <= 16 && s.EventPersisters >= 0 && s.FederationSenders >= 0 && s.Pushers >= 0 && s.MaxProcessesPerUnit >= 1 && s.MaxProcessesPerUnit <= 64 {
-				v.Settings = s
-			}
-		}
 		p := topology.Compute(v)
 		checkComputed(t, v, p, r)
 		if p.Generation < current.Generation && current.Generation < math.MaxInt {
 			t.Errorf("generation went back from %d to %d", current.Generation, p.Generation)
 		}
+		// Then a scale-up with the same configuration: no planned restart.
+		v.Current, v.Units = &p, append(slices.Clone(v.Units), "synapse/200")
+		checkComputed(t, v, topology.Compute(v), r)
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/synapse-charm/synapse-k8s-go/charm/config"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
@@ -37,13 +38,20 @@ type Plan struct {
 	Main string `json:"main"`
 	// Processes are every Synapse process, the main first, then by name.
 	Processes []Process `json:"processes"`
-	// Deferred are slots the configuration asks for that fitted on no unit
-	// when they were placed: their duty stays with the main. They are
-	// placed again only when the configuration changes, never as a side
-	// effect of scaling, because moving a duty off the main restarts it.
+	// Deferred are slots the configuration asks for that are not placed:
+	// they fitted on no unit, or adding them restarts processes and waits
+	// for a planned restart. Their duty stays with the main (a reader's
+	// pool falls back to the main). Readers are retried on every plan;
+	// the others only at a planned restart, never as a side effect of
+	// scaling.
 	Deferred []string `json:"deferred,omitempty"`
 	// Settings fingerprints the configuration the slots were placed for.
 	Settings string `json:"settings,omitempty"`
+	// RestartToken is the Settings.RestartToken the plan was made with.
+	RestartToken string `json:"restart_token,omitempty"`
+	// Drained maps a slot named in workers_ignore_list to the unit it was
+	// drained from, which it avoids while it is listed.
+	Drained map[string]string `json:"drained,omitempty"`
 	// SendersEpoch is the generation at which the set of federation
 	// senders last changed. Synapse requires every sender to stop before
 	// any starts with a new set; units hold their senders until all units
@@ -66,13 +74,27 @@ type Process struct {
 
 // Settings are the configuration the plan depends on.
 type Settings struct {
-	EventPersisters      int
-	FederationSenders    int
-	Pushers              int
+	// Preset names the entry of Presets that gives each role its count at
+	// the number of live units; unknown or empty is the balanced preset.
+	Preset string
+	// Counts are the roles whose count the operator set: they replace the
+	// preset's, whatever the number of units.
+	Counts map[workload.Role]int
+	// KeepSingletonsOnMain gives every Single role the preset counts a
+	// count of 0, except the media worker, which is pinned to the main's
+	// unit anyway while the media is local. Counts still apply.
 	KeepSingletonsOnMain bool
 	MaxProcessesPerUnit  int
-	// Media is true when S3 holds the media, so media may leave the main.
+	// Media is true when S3 holds the media, so the media worker may run
+	// on any unit; otherwise it runs on the main's unit.
 	Media bool
+	// Ignore lists units ("synapse/3": it runs no workers) and slots
+	// ("pusher-1": drained from the unit it ran on when listed).
+	Ignore []string
+	// RestartToken changes exactly when every process restarts anyway
+	// (a Synapse upgrade, a change of the configuration every process
+	// reads): a new one is a planned restart, when the plan rebalances.
+	RestartToken string
 }
 
 // View is everything the leader knows when it plans.
@@ -111,9 +133,11 @@ func Compute(v View) Plan {
 		// unit: its duties move to worker slots now, so that scaling up later
 		// only adds generic workers and restarts nothing.
 		p.Settings = v.Settings.fingerprint()
-		workers, deferred := placeWorkers(v, p.Main, live, units)
+		p.RestartToken = v.Settings.RestartToken
+		workers, deferred, drained := placeWorkers(v, p.Main, live, units)
 		p.Processes = append(p.Processes, workers...)
 		p.Deferred = deferred
+		p.Drained = drained
 	}
 	sortProcesses(p.Processes)
 	p.Generation = 1
@@ -155,37 +179,116 @@ func chooseMain(v View, live map[string]bool, units []string) string {
 	return units[0]
 }
 
-// wanted lists the non-scalable slots the settings ask for, in placement
-// order.
-func wanted(s Settings) []string {
+// Wanted lists the slots other than generic workers that the settings ask
+// for at the given number of live units, in placement order: the preset's
+// counts, keep_singletons_on_main, then the operator's counts.
+func Wanted(s Settings, units int) []string {
+	preset, ok := Presets[s.Preset]
+	if !ok {
+		preset = Presets[config.PresetBalanced]
+	}
 	var names []string
-	add := func(role workload.Role, n int) {
-		for i := 1; i <= n; i++ {
-			names = append(names, slotName(role, i))
+	for _, spec := range workload.Roles {
+		if spec.Scalable {
+			continue
+		}
+		count := preset.Count(spec.Role, units)
+		if s.KeepSingletonsOnMain && spec.Single && !spec.OnMainUnitWhileLocalMedia {
+			count = 0
+		}
+		if c, ok := s.Counts[spec.Role]; ok {
+			count = c
+		}
+		if spec.Single {
+			count = min(count, 1)
+		}
+		for i := 1; i <= min(count, config.MaxRoleCount); i++ {
+			names = append(names, slotName(spec.Role, i))
 		}
 	}
-	add(workload.RoleFederationSend, s.FederationSenders)
-	add(workload.RolePusher, s.Pushers)
-	if !s.KeepSingletonsOnMain {
-		add(workload.RoleBackground, 1)
-		add(workload.RoleUserDirectory, 1)
-	}
-	if s.Media {
-		add(workload.RoleMedia, 1)
-	}
-	add(workload.RoleEventPersister, s.EventPersisters)
 	return names
 }
 
 func (s Settings) fingerprint() string {
-	return fmt.Sprintf("e%d.f%d.p%d.k%t.m%d.s%t", s.EventPersisters, s.FederationSenders, s.Pushers, s.KeepSingletonsOnMain, s.MaxProcessesPerUnit, s.Media)
+	preset := s.Preset
+	if _, ok := Presets[preset]; !ok {
+		preset = config.PresetBalanced
+	}
+	var counts []string
+	for role, n := range s.Counts {
+		counts = append(counts, fmt.Sprintf("%s=%d", role, n))
+	}
+	sort.Strings(counts)
+	ignore := append([]string(nil), s.Ignore...)
+	sort.Strings(ignore)
+	return fmt.Sprintf("%s.c[%s].k%t.m%d.s%t.i[%s]", preset, strings.Join(counts, ","), s.KeepSingletonsOnMain,
+		s.MaxProcessesPerUnit, s.Media, strings.Join(ignore, ","))
 }
 
-func placeWorkers(v View, main string, live map[string]bool, units []string) ([]Process, []string) {
-	capacity := v.Settings.MaxProcessesPerUnit
-	if capacity < 1 {
-		capacity = 1
+// plannedRestart reports whether every process restarts anyway with this
+// plan, so that slots may be added and moved: the first cluster plan, a
+// change of the topology options, or a new restart token (a plan from a
+// revision without tokens adopts the first one without moving anything).
+func plannedRestart(cur *Plan, s Settings) bool {
+	return cur == nil || cur.Settings == "" || cur.Settings != s.fingerprint() ||
+		(cur.RestartToken != "" && cur.RestartToken != s.RestartToken)
+}
+
+// onlyRouting reports whether adding, removing or moving the slot changes
+// only nginx's pools: generic workers and readers.
+func onlyRouting(name string) bool {
+	spec, ok := workload.Spec(roleOf(name))
+	return ok && spec.Restart == workload.RestartRouting
+}
+
+func placeWorkers(v View, main string, live map[string]bool, units []string) ([]Process, []string, map[string]string) {
+	s := v.Settings
+	capacity := max(s.MaxProcessesPerUnit, 1)
+	cur := v.Current
+	planned := plannedRestart(cur, s)
+	if cur == nil {
+		cur = &Plan{}
 	}
+
+	// workers_ignore_list: units that run no workers, and slots that
+	// avoid the unit they ran on when listed ("" when they ran nowhere).
+	ignoredUnit := map[string]bool{}
+	var drained map[string]string
+	for _, name := range s.Ignore {
+		if strings.Contains(name, "/") {
+			ignoredUnit[name] = true
+			continue
+		}
+		if drained == nil {
+			drained = map[string]string{}
+		}
+		if from, ok := cur.Drained[name]; ok {
+			drained[name] = from
+			continue
+		}
+		drained[name] = ""
+		for _, p := range cur.Processes {
+			if p.Name == name && p.Role != workload.RoleMain {
+				drained[name] = p.Unit
+			}
+		}
+	}
+	// A unit a generic worker was drained from runs none while it is
+	// listed: every other unit has its own.
+	noGeneric := map[string]bool{}
+	for name, from := range drained {
+		if roleOf(name) == workload.RoleGeneric {
+			noGeneric[from] = true
+		}
+	}
+	hosts := func(name, unit string) bool {
+		if !live[unit] || ignoredUnit[unit] || (drained[name] == unit && unit != "") {
+			return false
+		}
+		spec, _ := workload.Spec(roleOf(name))
+		return unit == main || s.Media || !spec.OnMainUnitWhileLocalMedia
+	}
+
 	load := map[string]int{main: 1}
 	used := map[string]map[int]bool{main: {0: true}}
 	var out []Process
@@ -204,36 +307,32 @@ func placeWorkers(v View, main string, live map[string]bool, units []string) ([]
 			}
 		}
 	}
-	want := map[string]bool{}
-	for _, name := range wanted(v.Settings) {
-		want[name] = true
+	want := Wanted(s, len(units))
+	wanted := map[string]bool{}
+	for _, name := range want {
+		wanted[name] = true
 	}
 
-	// Existing slots stay where they are while their unit lives (and is
-	// not the main, which runs no generic worker of its own).
+	// Existing slots stay where they are while their unit may host them.
+	// A slot the configuration no longer asks for goes at a planned
+	// restart, or at once when only routing changes; otherwise it stays
+	// until the next planned restart (removing it would restart others).
 	var orphans []string
 	genericOn := map[string]bool{}
-	if v.Current != nil {
-		for _, p := range v.Current.Processes {
-			switch {
-			case p.Role == workload.RoleMain:
-			case p.Role == workload.RoleGeneric:
-				if live[p.Unit] && p.Unit != main && !genericOn[p.Unit] {
-					keep(p)
-					genericOn[p.Unit] = true
-				}
-			case !want[p.Name]:
-				// The configuration no longer asks for this slot.
-			case live[p.Unit] && (p.Unit != main || p.Index != 0):
+	for _, p := range cur.Processes {
+		switch {
+		case p.Role == workload.RoleMain:
+		case p.Role == workload.RoleGeneric:
+			if hosts(p.Name, p.Unit) && p.Unit != main && !genericOn[p.Unit] && !noGeneric[p.Unit] {
 				keep(p)
-			default:
-				orphans = append(orphans, p.Name)
+				genericOn[p.Unit] = true
 			}
+		case !wanted[p.Name] && (planned || onlyRouting(p.Name) || !hosts(p.Name, p.Unit)):
+		case hosts(p.Name, p.Unit) && (p.Unit != main || p.Index != 0):
+			keep(p)
+		default:
+			orphans = append(orphans, p.Name)
 		}
-	}
-	placed := map[string]bool{}
-	for _, p := range out {
-		placed[p.Name] = true
 	}
 
 	// Every non-main unit runs one generic worker, in unit order, taking the
@@ -245,7 +344,7 @@ func placeWorkers(v View, main string, live map[string]bool, units []string) ([]
 		}
 	}
 	for _, u := range units {
-		if u == main || genericOn[u] || load[u] >= capacity {
+		if u == main || genericOn[u] || noGeneric[u] || ignoredUnit[u] || load[u] >= capacity {
 			continue
 		}
 		n := 1
@@ -254,34 +353,51 @@ func placeWorkers(v View, main string, live map[string]bool, units []string) ([]
 		}
 		generics[n] = true
 		keep(Process{Name: slotName(workload.RoleGeneric, n), Role: workload.RoleGeneric, Unit: u, Index: freeIndex(u)})
-		placed[slotName(workload.RoleGeneric, n)] = true
 	}
 
-	// Orphaned and new slots go to the least-loaded non-main unit with room,
-	// then to the main unit; a slot that fits nowhere stays a duty of main
-	// (deferred). Deferred slots are retried only when the configuration
-	// changed, so scaling never moves a duty off the main.
-	var deferredBefore []string
-	retry := true
-	if v.Current != nil && len(v.Current.Processes) > 1 {
-		deferredBefore = v.Current.Deferred
-		retry = v.Current.Settings != v.Settings.fingerprint()
-	}
-	var deferred []string
-	toPlace := orphans
-	for _, name := range wanted(v.Settings) {
-		if placed[name] || contains(orphans, name) {
-			continue
+	// At a planned restart, slots on the main's unit (placed there when
+	// it was alone or full) move to the least-loaded other unit with
+	// room, keeping their names: the main is the busiest process.
+	if planned {
+		sortProcesses(out)
+		for i, p := range out {
+			if p.Unit != main {
+				continue
+			}
+			to := leastLoaded(units, main, load, capacity, func(u string) bool { return u != main && hosts(p.Name, u) })
+			if to == "" {
+				continue
+			}
+			load[main]--
+			delete(used[main], p.Index)
+			out[i].Unit, out[i].Index = to, freeIndex(to)
+			load[to]++
+			if used[to] == nil {
+				used[to] = map[int]bool{}
+			}
+			used[to][out[i].Index] = true
 		}
-		if contains(deferredBefore, name) && !retry {
+	}
+
+	// Orphans are placed at once (their unit left or may no longer host
+	// them); new and deferred slots at a planned restart, or at once when
+	// only routing changes. A slot that fits nowhere is deferred.
+	placed := map[string]bool{}
+	for _, p := range out {
+		placed[p.Name] = true
+	}
+	var toPlace, deferred []string
+	for _, name := range want {
+		switch {
+		case placed[name]:
+		case planned || onlyRouting(name) || contains(orphans, name):
+			toPlace = append(toPlace, name)
+		default:
 			deferred = append(deferred, name)
-			continue
 		}
-		toPlace = append(toPlace, name)
 	}
-	sort.SliceStable(toPlace, func(i, j int) bool { return placementRank(toPlace[i]) < placementRank(toPlace[j]) })
 	for _, name := range toPlace {
-		unit := leastLoaded(units, main, load, capacity)
+		unit := leastLoaded(units, main, load, capacity, func(u string) bool { return hosts(name, u) })
 		if unit == "" {
 			deferred = append(deferred, name)
 			continue
@@ -289,20 +405,22 @@ func placeWorkers(v View, main string, live map[string]bool, units []string) ([]
 		keep(Process{Name: name, Role: roleOf(name), Unit: unit, Index: freeIndex(unit)})
 	}
 	sort.Slice(deferred, func(i, j int) bool { return placementRank(deferred[i]) < placementRank(deferred[j]) })
-	return out, deferred
+	return out, deferred, drained
 }
 
-func leastLoaded(units []string, main string, load map[string]int, capacity int) string {
+// leastLoaded picks the non-main unit with room that may host the slot
+// and runs the fewest processes, else the main's unit if it has room.
+func leastLoaded(units []string, main string, load map[string]int, capacity int, may func(string) bool) string {
 	best := ""
 	for _, u := range units {
-		if u == main || load[u] >= capacity {
+		if u == main || load[u] >= capacity || !may(u) {
 			continue
 		}
 		if best == "" || load[u] < load[best] {
 			best = u
 		}
 	}
-	if best == "" && load[main] < capacity {
+	if best == "" && load[main] < capacity && may(main) {
 		best = main
 	}
 	return best
@@ -382,7 +500,8 @@ func sortProcesses(ps []Process) {
 
 func sameLayout(a, b Plan) bool {
 	return a.Main == b.Main && reflect.DeepEqual(a.Processes, b.Processes) &&
-		reflect.DeepEqual(a.Deferred, b.Deferred) && a.Settings == b.Settings
+		reflect.DeepEqual(a.Deferred, b.Deferred) && a.Settings == b.Settings &&
+		a.RestartToken == b.RestartToken && reflect.DeepEqual(a.Drained, b.Drained)
 }
 
 // OnUnit returns the processes the plan gives unit.
@@ -488,6 +607,18 @@ func (p Plan) Validate() error {
 	}
 	if mains != 1 {
 		return fmt.Errorf("malformed plan: %d main processes", mains)
+	}
+	for _, name := range p.Deferred {
+		spec, ok := workload.Spec(roleOf(name))
+		if !ok || spec.Scalable || slotNumber(name) < 1 || names[name] || (spec.Single && slotNumber(name) != 1) {
+			return fmt.Errorf("malformed plan: deferred slot %q is unknown, placed or listed twice", name)
+		}
+		names[name] = true
+	}
+	for name := range p.Drained {
+		if _, ok := workload.Spec(roleOf(name)); !ok || slotNumber(name) < 1 {
+			return fmt.Errorf("malformed plan: drained slot %q has an unknown role", name)
+		}
 	}
 	return nil
 }

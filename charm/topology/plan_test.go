@@ -8,11 +8,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/synapse-charm/synapse-k8s-go/charm/config"
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
-var defaults = topology.Settings{FederationSenders: 1, Pushers: 1, MaxProcessesPerUnit: 4}
+// defaults is the minimal preset: the layout of the revisions before
+// presets, plus the media worker.
+var defaults = topology.Settings{Preset: config.PresetMinimal, MaxProcessesPerUnit: 4}
+
+func counts(kv ...any) map[workload.Role]int {
+	out := map[workload.Role]int{}
+	for i := 0; i < len(kv); i += 2 {
+		out[kv[i].(workload.Role)] = kv[i+1].(int)
+	}
+	return out
+}
 
 func units(ns ...int) []string {
 	out := make([]string, len(ns))
@@ -47,9 +58,9 @@ func TestOneUnitClusterThenScaleUpRestartsNothing(t *testing.T) {
 	one := topology.Compute(v)
 	require.NoError(t, one.Validate())
 	assert.Equal(t, map[string]string{
-		"main": "synapse/0", "federation-sender-1": "synapse/0", "pusher-1": "synapse/0", "background-1": "synapse/0",
+		"main": "synapse/0", "federation-sender-1": "synapse/0", "pusher-1": "synapse/0", "media-1": "synapse/0",
 	}, layout(one))
-	assert.Equal(t, []string{"user-directory-1"}, one.Deferred, "no room left: the user directory stays a duty of main")
+	assert.Equal(t, []string{"background-1", "user-directory-1"}, one.Deferred, "no room left: these stay duties of main")
 
 	v.Current, v.Units = &one, units(0, 1, 2)
 	three := topology.Compute(v)
@@ -63,6 +74,8 @@ func TestOneUnitClusterThenScaleUpRestartsNothing(t *testing.T) {
 	changed := topology.Compute(v)
 	assert.Contains(t, layout(changed), "user-directory-1", "a configuration change places it")
 	assert.Empty(t, changed.Deferred)
+	assert.NotEqual(t, "synapse/0", layout(changed)["federation-sender-1"], "and moves duties off the main's unit")
+	assert.Equal(t, "synapse/0", layout(changed)["media-1"], "media is local: the media worker stays with it")
 }
 
 func TestWithoutDatabaseAndRedisTheMainRunsAlone(t *testing.T) {
@@ -77,8 +90,8 @@ func TestScaleUpAddsOnlyGenericWorkersOnNewUnits(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"main": "synapse/0", "generic-1": "synapse/1",
 		"federation-sender-1": "synapse/1", "pusher-1": "synapse/1", "background-1": "synapse/1",
-		"user-directory-1": "synapse/0",
-	}, layout(two), "singletons fill the worker unit up to its capacity, then the main unit")
+		"user-directory-1": "synapse/0", "media-1": "synapse/0",
+	}, layout(two), "singletons fill the worker unit up to its capacity, then the main unit; local media stays on the main's unit")
 
 	v.Current, v.Units = &two, units(0, 1, 2)
 	three := topology.Compute(v)
@@ -121,7 +134,7 @@ func TestMainUnitLeavesNewMainElected(t *testing.T) {
 }
 
 func TestWorkerUnitLeavesOnlyItsSlotsMove(t *testing.T) {
-	v := topology.View{Units: units(0, 1, 2, 3), Leader: "synapse/0", Cluster: true, Settings: topology.Settings{FederationSenders: 2, Pushers: 1, MaxProcessesPerUnit: 4}}
+	v := topology.View{Units: units(0, 1, 2, 3), Leader: "synapse/0", Cluster: true, Settings: topology.Settings{Preset: config.PresetMinimal, Counts: counts(workload.RoleFederationSend, 2), MaxProcessesPerUnit: 4}}
 	p := topology.Compute(v)
 	v.Current, v.Units = &p, units(0, 2, 3)
 	q := topology.Compute(v)
@@ -140,27 +153,29 @@ func TestWorkerUnitLeavesOnlyItsSlotsMove(t *testing.T) {
 }
 
 func TestCountsFromConfig(t *testing.T) {
-	v := topology.View{Units: units(0, 1, 2), Leader: "synapse/0", Cluster: true, Settings: topology.Settings{FederationSenders: 1, Pushers: 1, MaxProcessesPerUnit: 4}}
+	v := topology.View{Units: units(0, 1, 2), Leader: "synapse/0", Cluster: true, Settings: defaults}
 	p := topology.Compute(v)
 	v.Current = &p
-	v.Settings.FederationSenders = 2
+	v.Settings.Counts = counts(workload.RoleFederationSend, 2)
 	q := topology.Compute(v)
 	assert.Equal(t, []string{"federation-sender-1", "federation-sender-2"}, q.Holders(workload.RoleFederationSend))
 	assert.Equal(t, layout(p)["federation-sender-1"], layout(q)["federation-sender-1"])
 	v.Current = &q
-	v.Settings.FederationSenders = 0
+	v.Settings.Counts = counts(workload.RoleFederationSend, 0)
 	r := topology.Compute(v)
 	assert.Empty(t, r.Holders(workload.RoleFederationSend), "zero senders keeps sending on the main")
 	v.Settings.KeepSingletonsOnMain = true
 	s := topology.Compute(v)
 	assert.Empty(t, s.Holders(workload.RoleBackground))
 	assert.Empty(t, s.Holders(workload.RoleUserDirectory))
+	assert.Equal(t, []string{"media-1"}, s.Holders(workload.RoleMedia), "the media worker is not a duty the main can keep in a cluster")
+	assert.Equal(t, "synapse/0", layout(s)["media-1"], "local media: on the main's unit")
 	v.Settings.Media = true
 	assert.Equal(t, []string{"media-1"}, topology.Compute(v).Holders(workload.RoleMedia))
 }
 
 func TestCapacityIsRespected(t *testing.T) {
-	v := topology.View{Units: units(0, 1), Leader: "synapse/0", Cluster: true, Settings: topology.Settings{FederationSenders: 3, Pushers: 3, EventPersisters: 2, MaxProcessesPerUnit: 2}}
+	v := topology.View{Units: units(0, 1), Leader: "synapse/0", Cluster: true, Settings: topology.Settings{Counts: counts(workload.RoleFederationSend, 3, workload.RolePusher, 3, workload.RoleEventPersister, 2), MaxProcessesPerUnit: 2}}
 	p := topology.Compute(v)
 	require.NoError(t, p.Validate())
 	count := map[string]int{}
@@ -180,7 +195,7 @@ func TestPlansStayValidAndStable(t *testing.T) {
 		next := 1
 		live := units(0)
 		leader := live[0]
-		settings := topology.Settings{FederationSenders: 1, Pushers: 1, MaxProcessesPerUnit: 1 + rng.IntN(5)}
+		settings := topology.Settings{Preset: config.Presets[rng.IntN(len(config.Presets))], MaxProcessesPerUnit: 1 + rng.IntN(5)}
 		var current *topology.Plan
 		for step := 0; step < 30; step++ {
 			switch op := rng.IntN(6); {
@@ -193,10 +208,9 @@ func TestPlansStayValidAndStable(t *testing.T) {
 			case op == 3:
 				leader = live[rng.IntN(len(live))]
 			case op == 4:
-				settings.FederationSenders = rng.IntN(4)
-				settings.Pushers = rng.IntN(3)
-				settings.EventPersisters = rng.IntN(3)
+				settings.Counts = counts(workload.RoleFederationSend, rng.IntN(4), workload.RolePusher, rng.IntN(3), workload.RoleEventPersister, rng.IntN(3))
 				settings.KeepSingletonsOnMain = rng.IntN(2) == 0
+				settings.Preset = config.Presets[rng.IntN(len(config.Presets))]
 			}
 			if !contains(live, leader) {
 				leader = live[rng.IntN(len(live))]
@@ -216,9 +230,8 @@ func TestPlansStayValidAndStable(t *testing.T) {
 						departed[proc.Name] = true
 					}
 				}
-				prev := layout(*current)
 				for _, proc := range p.Processes {
-					if _, ok := prev[proc.Name]; !ok && proc.Role != workload.RoleGeneric {
+					if spec, _ := workload.Spec(proc.Role); !contains(names(current.Processes), proc.Name) && spec.Restart != workload.RestartRouting {
 						require.True(t, departed[proc.Name], "duty slot %s appeared without a configuration change", proc.Name)
 					}
 				}
@@ -264,4 +277,12 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func names(ps []topology.Process) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
 }

@@ -26,6 +26,8 @@ type Client struct {
 	Token string
 	// UserID is the full user ID after Login.
 	UserID string
+	// DeviceID is the device Login created.
+	DeviceID string
 	// HTTP does the requests.
 	HTTP *http.Client
 	txn  atomic.Int64
@@ -38,7 +40,7 @@ func New(baseURL string) *Client {
 
 // WithBase returns a client for the same user against another base URL.
 func (c *Client) WithBase(baseURL string) *Client {
-	return &Client{BaseURL: strings.TrimSuffix(baseURL, "/"), Token: c.Token, UserID: c.UserID, HTTP: c.HTTP}
+	return &Client{BaseURL: strings.TrimSuffix(baseURL, "/"), Token: c.Token, UserID: c.UserID, DeviceID: c.DeviceID, HTTP: c.HTTP}
 }
 
 // Error is a non-2xx answer.
@@ -103,6 +105,7 @@ func (c *Client) Login(ctx context.Context, user, password string) error {
 	var out struct {
 		AccessToken string `json:"access_token"`
 		UserID      string `json:"user_id"`
+		DeviceID    string `json:"device_id"`
 	}
 	err := c.Do(ctx, http.MethodPost, "/_matrix/client/v3/login", map[string]any{
 		"type":       "m.login.password",
@@ -112,7 +115,7 @@ func (c *Client) Login(ctx context.Context, user, password string) error {
 	if err != nil {
 		return err
 	}
-	c.Token, c.UserID = out.AccessToken, out.UserID
+	c.Token, c.UserID, c.DeviceID = out.AccessToken, out.UserID, out.DeviceID
 	return nil
 }
 
