@@ -60,7 +60,10 @@ var modelTopologyValues = map[string][]any{
 	"federation_senders":      {0, 1, 2, 3, 17},
 	"pushers":                 {0, 1, 2, 3, "two"},
 	"keep_singletons_on_main": {true, false, "maybe"},
-	"max_processes_per_unit":  {1, 2, 3, 4, 0},
+	"max_processes_per_unit":  {1, 2, 3, 4, 0, 8},
+	"workers_preset":          {"minimal", "balanced", "one-of-each", "everything"},
+	"worker_counts":           {"", "sync=2", "typing=1,receipts=2", "event-persister=2,device-lists=1", "presence=2", "nosuch=1"},
+	"workers_ignore_list":     {"", "synapse/1", "pusher-1", "synapse/0,generic-1"},
 	"server_name":             {"other.example.org"},
 }
 
@@ -94,7 +97,8 @@ func modelRandomOp(rng *rand.Rand) modelOp {
 	case r < 56:
 		return modelOp{Kind: modelOpRemoveRelation, Endpoint: modelProviders[rng.IntN(len(modelProviders))]}
 	case r < 72:
-		keys := []string{"event_persisters", "federation_senders", "pushers", "keep_singletons_on_main", "max_processes_per_unit", "server_name"}
+		keys := []string{"event_persisters", "federation_senders", "pushers", "keep_singletons_on_main", "max_processes_per_unit", "server_name",
+			"workers_preset", "worker_counts", "workers_ignore_list"}
 		key := keys[rng.IntN(len(keys))]
 		values := modelTopologyValues[key]
 		return modelOp{Kind: modelOpConfig, Key: key, Value: values[rng.IntN(len(values))]}

@@ -34,6 +34,7 @@ const (
 	modelInvRelationFix  = "a malformed provider relation blocks naming a juju command that fixes it"
 	modelInvDeparting    = "a departing unit never publishes a plan and never starts a process"
 	modelInvLeftDropped  = "no published plan names a unit that has left (once the leader has run a hook after it left)"
+	modelInvScaleQuiet   = "without a topology change or a planned restart, no slot whose role restarts others is added"
 )
 
 // modelExpectedToFail are the invariants today's code breaks, with the
@@ -200,6 +201,17 @@ func (c *modelChecker) planChanged(raw string) {
 		// The operator changed the topology, or every process restarts
 		// anyway (a planned restart): slots may move then.
 		return
+	}
+	if len(prev.Processes) > 1 {
+		for _, p := range next.Processes {
+			spec, _ := workload.Spec(p.Role)
+			if p.Role == workload.RoleMain || spec.Restart == workload.RestartRouting ||
+				slices.ContainsFunc(prev.Processes, func(q topology.Process) bool { return q.Name == p.Name }) {
+				continue
+			}
+			c.fail(modelInvScaleQuiet, "plan %d adds %s (%s restarts %s) with the same settings %s and no planned restart",
+				next.Generation, p.Name, p.Role, spec.Restart, next.Settings)
+		}
 	}
 	for _, p := range prev.Processes {
 		if !c.w.isLive(p.Unit) {
@@ -420,7 +432,8 @@ func modelSynapseRules(hs []byte) error {
 		if len(writers) == 0 {
 			return fmt.Errorf("stream_writers.%s is empty", stream)
 		}
-		if len(writers) > 1 && slices.Contains([]string{"typing", "presence", "push_rules"}, stream) {
+		// synapse/config/workers.py of 1.160: these take exactly one writer.
+		if len(writers) > 1 && slices.Contains([]string{"typing", "to_device", "account_data", "presence", "push_rules"}, stream) {
 			return fmt.Errorf("stream %s takes one writer, got %v", stream, writers)
 		}
 		for _, name := range writers {
@@ -437,7 +450,7 @@ func modelSynapseRules(hs []byte) error {
 			}
 		}
 	}
-	for _, key := range []string{"run_background_tasks_on", "update_user_directory_from_worker", "media_instance_running_background_jobs"} {
+	for _, key := range []string{"run_background_tasks_on", "update_user_directory_from_worker", "notify_appservices_from_worker", "media_instance_running_background_jobs"} {
 		if v, ok := doc[key]; ok {
 			workers = true
 			if s, _ := v.(string); s == "" {

@@ -26,6 +26,7 @@ var modelMutants = []struct {
 }{
 	{modelMutant{name: "the main moves on a leader change", snapshot: modelMainFollowsLeader}, modelInvMainSticky, 3000},
 	{modelMutant{name: "a slot renamed on scale-up", decision: modelRenameSlotsOnScaleUp}, modelInvSlotsStable, 3000},
+	{modelMutant{name: "a stream writer added by a scale-up", decision: modelWriterOnScaleUp}, modelInvScaleQuiet, 3000},
 	{modelMutant{name: "a secret regenerated when the peer bag loses its key", snapshot: modelForgetSecretByLabel}, modelInvSigningKey, 3000},
 	{modelMutant{name: "a restart of every process on a no-op config change", decision: modelRestartAllOnConfig}, modelInvRestart, 3000},
 	{modelMutant{name: "a worker started before the main reports its version", snapshot: modelMainAlwaysReady}, modelInvWorkerAfter, 3000},
@@ -89,6 +90,36 @@ func modelRenameSlotsOnScaleUp(s decide.Snapshot, d decide.Decision) decide.Deci
 		next.Processes[i].Name = names[j]
 	}
 	bag[decide.PlanKey] = next.Encode()
+	return d
+}
+
+// modelWriterOnScaleUp: when a scale-up adds a unit to the plan, the
+// leader also gives the new unit a typing writer at once, which restarts
+// every process, instead of waiting for a planned restart.
+func modelWriterOnScaleUp(s decide.Snapshot, d decide.Decision) decide.Decision {
+	if !s.Leader || s.Peer == nil {
+		return d
+	}
+	bag := d.Write(s.Peer.ID, true)
+	cur, err := topology.Decode(s.Peer.App[decide.PlanKey])
+	if bag[decide.PlanKey] == "" || err != nil || len(cur.Processes) < 2 {
+		return d
+	}
+	next, err := topology.Decode(bag[decide.PlanKey])
+	if err != nil || next.Settings != cur.Settings || len(next.Holders(workload.RoleTyping)) > 0 {
+		return d
+	}
+	for _, p := range next.Processes {
+		if p.Role == workload.RoleGeneric && len(cur.OnUnit(p.Unit)) == 0 {
+			index := 0
+			for _, q := range next.OnUnit(p.Unit) {
+				index = max(index, q.Index)
+			}
+			next.Processes = append(next.Processes, topology.Process{Name: "typing-1", Role: workload.RoleTyping, Unit: p.Unit, Index: index + 1})
+			bag[decide.PlanKey] = next.Encode()
+			return d
+		}
+	}
 	return d
 }
 
