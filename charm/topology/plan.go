@@ -221,8 +221,11 @@ func (s Settings) fingerprint() string {
 	sort.Strings(counts)
 	ignore := append([]string(nil), s.Ignore...)
 	sort.Strings(ignore)
-	return fmt.Sprintf("%s.c[%s].k%t.m%d.s%t.i[%s]", preset, strings.Join(counts, ","), s.KeepSingletonsOnMain,
-		s.MaxProcessesPerUnit, s.Media, strings.Join(ignore, ","))
+	// Not Media: integrating S3 restarts only the media worker (its keys),
+	// so it is no planned restart; the media worker moves off the main's
+	// unit at the next one. Removing S3 brings it back at once (hosts).
+	return fmt.Sprintf("%s.c[%s].k%t.m%d.i[%s]", preset, strings.Join(counts, ","), s.KeepSingletonsOnMain,
+		s.MaxProcessesPerUnit, strings.Join(ignore, ","))
 }
 
 // plannedRestart reports whether every process restarts anyway with this

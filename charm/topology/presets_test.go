@@ -264,11 +264,15 @@ func TestKeepSingletonsOnMain(t *testing.T) {
 
 func TestMediaMovesOnlyWithS3(t *testing.T) {
 	v := topology.View{Units: units(0, 1, 2), Leader: "synapse/0", Cluster: true, Settings: defaults}
+	v.Settings.RestartToken = "1.160.0"
 	p := topology.Compute(v)
 	assert.Equal(t, "synapse/0", layout(p)["media-1"])
 	v.Current, v.Settings.Media = &p, true
 	q := topology.Compute(v)
-	assert.NotEqual(t, "synapse/0", layout(q)["media-1"], "S3 holds the media: the worker leaves the main's unit")
+	assert.Equal(t, layout(p), layout(q), "integrating S3 restarts only the media worker: no planned restart, nothing moves")
+	v.Current, v.Settings.RestartToken = &q, "1.161.0"
+	q = topology.Compute(v)
+	assert.NotEqual(t, "synapse/0", layout(q)["media-1"], "S3 holds the media: at the next planned restart the worker leaves the main's unit")
 	v.Current, v.Settings.Media = &q, false
 	r := topology.Compute(v)
 	assert.Equal(t, "synapse/0", layout(r)["media-1"], "back to local media: back to its store")
