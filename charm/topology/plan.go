@@ -237,6 +237,38 @@ func plannedRestart(cur *Plan, s Settings) bool {
 		(cur.RestartToken != "" && cur.RestartToken != s.RestartToken)
 }
 
+// restartsAll reports whether every process restarts with this plan
+// anyway: a new restart token (an upgrade, a server-wide option), or a
+// topology change that adds or removes a slot of a role whose holders
+// every process reads (stream writers).
+func restartsAll(cur *Plan, s Settings, want []string) bool {
+	switch {
+	case cur.Settings == "":
+		return false // the first cluster plan: nothing placed yet to move
+	case cur.RestartToken != "" && cur.RestartToken != s.RestartToken:
+		return true
+	case cur.Settings == s.fingerprint():
+		return false
+	}
+	all := func(name string) bool {
+		spec, ok := workload.Spec(roleOf(name))
+		return ok && spec.Restart == workload.RestartAll
+	}
+	running := map[string]bool{}
+	for _, p := range cur.Processes {
+		running[p.Name] = true
+		if all(p.Name) && !contains(want, p.Name) {
+			return true
+		}
+	}
+	for _, name := range want {
+		if all(name) && !running[name] {
+			return true
+		}
+	}
+	return false
+}
+
 // onlyRouting reports whether adding, removing or moving the slot changes
 // only nginx's pools: generic workers and readers.
 func onlyRouting(name string) bool {
@@ -358,10 +390,12 @@ func placeWorkers(v View, main string, live map[string]bool, units []string) ([]
 		keep(Process{Name: slotName(workload.RoleGeneric, n), Role: workload.RoleGeneric, Unit: u, Index: freeIndex(u)})
 	}
 
-	// At a planned restart, slots on the main's unit (placed there when
-	// it was alone or full) move to the least-loaded other unit with
-	// room, keeping their names: the main is the busiest process.
-	if planned {
+	// When every process restarts anyway, slots on the main's unit
+	// (placed there when it was alone or full) move to the least-loaded
+	// other unit with room, keeping their names: the main is the busiest
+	// process. A topology change that restarts only some processes (a
+	// reader added, pushers changed) moves nothing else.
+	if restartsAll(cur, s, want) {
 		sortProcesses(out)
 		for i, p := range out {
 			if p.Unit != main {

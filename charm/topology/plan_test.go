@@ -55,6 +55,7 @@ func TestOneUnitIsAMonolith(t *testing.T) {
 // restart of anything that runs.
 func TestOneUnitClusterThenScaleUpRestartsNothing(t *testing.T) {
 	v := topology.View{Units: units(0), Leader: "synapse/0", Cluster: true, Settings: defaults}
+	v.Settings.RestartToken = "1.160.0"
 	one := topology.Compute(v)
 	require.NoError(t, one.Validate())
 	assert.Equal(t, map[string]string{
@@ -74,8 +75,15 @@ func TestOneUnitClusterThenScaleUpRestartsNothing(t *testing.T) {
 	changed := topology.Compute(v)
 	assert.Contains(t, layout(changed), "user-directory-1", "a configuration change places it")
 	assert.Empty(t, changed.Deferred)
-	assert.NotEqual(t, "synapse/0", layout(changed)["federation-sender-1"], "and moves duties off the main's unit")
-	assert.Equal(t, "synapse/0", layout(changed)["media-1"], "media is local: the media worker stays with it")
+	assert.Equal(t, "synapse/0", layout(changed)["federation-sender-1"],
+		"placing the main's duties restarts the main and them, not the sender: it stays")
+
+	// An upgrade restarts every process: duties stuck on the main's unit
+	// move then, at no extra restart.
+	v.Current, v.Settings.RestartToken = &changed, "1.161.0"
+	upgraded := topology.Compute(v)
+	assert.NotEqual(t, "synapse/0", layout(upgraded)["federation-sender-1"], "and moves duties off the main's unit")
+	assert.Equal(t, "synapse/0", layout(upgraded)["media-1"], "media is local: the media worker stays with it")
 }
 
 func TestWithoutDatabaseAndRedisTheMainRunsAlone(t *testing.T) {
