@@ -140,7 +140,8 @@ var Pools = []PoolSpec{
 //   - quarantined_media_changes: its routes are the media pool's.
 //   - account_data (and tags): AccountDataHandler hands the write to a
 //     writer over replication, so main can serve them.
-//   - presence: WorkerPresenceHandler.set_state hands it over replication.
+//   - presence: WorkerPresenceHandler.is_visible raises on a non-writer,
+//     so another user's presence is readable only on the writer.
 //   - device_lists: DeviceHandler notifies the writer over replication.
 var writerOnly = map[string]bool{
 	"typing":                    true,
@@ -150,7 +151,7 @@ var writerOnly = map[string]bool{
 	"thread_subscriptions":      true,
 	"quarantined_media_changes": true,
 	"account_data":              false,
-	"presence":                  false,
+	"presence":                  true,
 	"device_lists":              false,
 }
 
@@ -365,7 +366,11 @@ var Routes = []Route{
 		`^/_matrix/client/(r0|v3|unstable)/.*/tags`,
 		`^/_matrix/client/(r0|v3|unstable)/.*/account_data`,
 	}},
-	{Doc: "§8.2 and §8.5 presence", Pool: PoolGeneric, Methods: readMethods, Stream: "presence", Paths: []string{
+	// Not GET-only as workers.md says: in 1.160 a process that does not
+	// write presence raises on reading another user's presence
+	// (WorkerPresenceHandler.is_visible), so every method goes to the
+	// writer, or to main while it writes the stream.
+	{Doc: "§8.2 and §8.5 presence", Pool: PoolMain, Stream: "presence", Paths: []string{
 		`^/_matrix/client/(api/v1|r0|v3|unstable)/presence/`,
 	}},
 	{Doc: "§8.2 Admin API requests", Pool: PoolGeneric, Methods: readMethods, Paths: []string{

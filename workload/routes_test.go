@@ -110,8 +110,8 @@ var realRequests = []request{
 	{"PUT", "/_matrix/client/v3/user/@u:s/account_data/m.direct", mainPool},
 	{"GET", "/_matrix/client/v3/user/@u:s/rooms/!r:s/tags", generic},
 	{"PUT", "/_matrix/client/v3/user/@u:s/rooms/!r:s/tags/u.work", mainPool},
-	{"GET", "/_matrix/client/v3/presence/@u:s/status", generic},
-	{"HEAD", "/_matrix/client/v3/presence/@u:s/status", generic},
+	{"GET", "/_matrix/client/v3/presence/@u:s/status", mainPool},
+	{"HEAD", "/_matrix/client/v3/presence/@u:s/status", mainPool},
 	{"PUT", "/_matrix/client/v3/presence/@u:s/status", mainPool},
 	// Streams on main.
 	{"PUT", "/_matrix/client/v3/rooms/!r:s/typing/@u:s", mainPool},
@@ -206,7 +206,7 @@ func TestStreamRoutesGoToTheirWorkerWriters(t *testing.T) {
 		{"PUT", "/_matrix/client/v3/user/@u:s/account_data/m.direct", workload.StreamPool("account_data")},
 		{"PUT", "/_matrix/client/v3/user/@u:s/rooms/!r:s/account_data/m.x", workload.StreamPool("account_data")},
 		{"PUT", "/_matrix/client/v3/user/@u:s/rooms/!r:s/tags/u.work", workload.StreamPool("account_data")},
-		{"GET", "/_matrix/client/v3/presence/@u:s/status", generic},
+		{"GET", "/_matrix/client/v3/presence/@u:s/status", workload.StreamPool("presence")},
 		{"PUT", "/_matrix/client/v3/presence/@u:s/status", workload.StreamPool("presence")},
 		{"POST", "/_matrix/client/v3/keys/upload", workload.StreamPool("device_lists")},
 		{"GET", "/_matrix/client/v3/devices", workload.StreamPool("device_lists")},
@@ -258,7 +258,7 @@ func TestEveryPoolFallsDownItsChain(t *testing.T) {
 		{"GET", "/_matrix/client/v3/pushrules/", want{m, gm, gm, gm}},
 		// Streams main can serve by handing the write over replication.
 		{"PUT", "/_matrix/client/v3/user/@u:s/account_data/m.direct", want{m, m, m, []workload.Pool{stream("account_data"), mainPool}}},
-		{"PUT", "/_matrix/client/v3/presence/@u:s/status", want{m, m, m, []workload.Pool{stream("presence"), mainPool}}},
+		{"PUT", "/_matrix/client/v3/presence/@u:s/status", want{m, m, m, []workload.Pool{stream("presence")}}},
 		{"POST", "/_matrix/client/v3/keys/upload", want{m, gm, gm, []workload.Pool{stream("device_lists"), mainPool}}},
 		{"POST", "/_matrix/client/v3/logout", want{m, m, m, m}},
 	} {
@@ -301,11 +301,11 @@ func TestFallbackChainsAreConsistent(t *testing.T) {
 		assert.Equal(t, fmt.Sprint(spec.Fallback[1:]), fmt.Sprint(next.Fallback), "%s: %s's chain", spec.Pool, next.Pool)
 		assert.NotContains(t, spec.Fallback, spec.Pool)
 	}
-	for _, s := range []string{"typing", "to_device", "receipts", "push_rules", "thread_subscriptions", "quarantined_media_changes"} {
+	for _, s := range []string{"typing", "to_device", "receipts", "presence", "push_rules", "thread_subscriptions", "quarantined_media_changes"} {
 		spec, _ := workload.SpecOf(workload.StreamPool(s))
 		assert.True(t, spec.Exclusive, "only a writer serves %s", s)
 	}
-	for _, s := range []string{"account_data", "presence", "device_lists"} {
+	for _, s := range []string{"account_data", "device_lists"} {
 		spec, _ := workload.SpecOf(workload.StreamPool(s))
 		assert.False(t, spec.Exclusive, "main hands %s over replication", s)
 	}
