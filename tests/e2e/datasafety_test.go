@@ -252,7 +252,7 @@ func slots(p topology.Plan) map[string]string {
 
 // loginOutcome logs in once through base: "ok"; "refused" when a server
 // answered that the credentials are wrong (an empty homeserver would);
-// "unavailable" for a 5xx or no answer; "other" for anything else.
+// "unavailable" for a 5xx, a 429 or no answer; "other" for anything else.
 func loginOutcome(ctx context.Context, base, user, password string) (string, string) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -261,7 +261,8 @@ func loginOutcome(ctx context.Context, base, user, password string) (string, str
 	switch {
 	case err == nil:
 		return "ok", ""
-	case errors.As(err, &merr) && merr.Status >= 500:
+	case errors.As(err, &merr) && (merr.Status >= 500 || merr.Status == http.StatusTooManyRequests):
+		// nginx answers 429 (come back later) when no process answers.
 		return "unavailable", err.Error()
 	case errors.As(err, &merr) && (merr.Status == http.StatusForbidden || strings.Contains(merr.Body, "M_FORBIDDEN")):
 		return "refused", err.Error()
@@ -297,7 +298,7 @@ func waitLogin(t *testing.T, ctx context.Context, base, user, password string) *
 // user's access token belongs to (not rate-limited, unlike logins),
 // counting the outcomes until stopped: "ok"; "refused" when a server
 // answered that it does not know the token (an empty homeserver would);
-// "unavailable" for a 5xx or no answer; "other" for anything else.
+// "unavailable" for a 5xx, a 429 or no answer; "other" for anything else.
 type tokenProbe struct {
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -348,7 +349,8 @@ func whoamiOutcome(ctx context.Context, c *matrix.Client) (string, string) {
 		return "ok", ""
 	case err == nil:
 		return "other", "whoami: " + out.UserID
-	case errors.As(err, &merr) && merr.Status >= 500:
+	case errors.As(err, &merr) && (merr.Status >= 500 || merr.Status == http.StatusTooManyRequests):
+		// nginx answers 429 (come back later) when no process answers.
 		return "unavailable", err.Error()
 	case errors.As(err, &merr) && (merr.Status == http.StatusUnauthorized || merr.Status == http.StatusForbidden):
 		return "refused", err.Error()

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synapse-charm/synapse-k8s-go/tests/sim"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
 // scaledToThree deploys one unit, integrates PostgreSQL and Redis, and
@@ -122,7 +123,16 @@ func TestMainUnitLeavesNewMainElected(t *testing.T) {
 	plan := d.plan()
 	assert.NotEqual(t, "synapse/0", plan.Main)
 	assert.Greater(t, plan.Generation, old.Generation)
-	for _, name := range []string{"federation-sender-1", "pusher-1", "background-1"} {
+	// Every worker slot the departed unit ran keeps its name on another
+	// unit (the media worker follows the main: media is local).
+	var departed []string
+	for _, p := range old.OnUnit("synapse/0") {
+		if p.Name != "main" {
+			departed = append(departed, p.Name)
+		}
+	}
+	require.NotEmpty(t, departed, "the main's unit ran worker slots: %v", old.Processes)
+	for _, name := range departed {
 		found := false
 		for _, p := range plan.Processes {
 			if p.Name == name {
@@ -131,6 +141,13 @@ func TestMainUnitLeavesNewMainElected(t *testing.T) {
 			}
 		}
 		assert.True(t, found, "slot %s kept its name on another unit", name)
+	}
+	media := plan.Holders(workload.RoleMedia)
+	require.Len(t, media, 1)
+	for _, p := range plan.Processes {
+		if p.Name == media[0] {
+			assert.Equal(t, plan.Main, p.Unit, "the media worker runs beside the local media, on the new main's unit")
+		}
 	}
 	assert.Equal(t, planServices(plan), d.services(), "no stale service remains")
 	d.processHealth()
