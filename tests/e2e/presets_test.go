@@ -191,13 +191,12 @@ func exerciseStreams(t *testing.T, d *deployment) {
 	bobEvent, err := through(bob, 1).Send(ctx, room, "from bob")
 	require.NoError(t, err)
 
-	// Seen on this 2-core bed with the 22 processes of one-of-each: after
-	// they all start at once, a sync worker's receipts and to-device
-	// positions stop following their worker writers (the readers log
-	// txredisapi "Lost connection" ~35 s after start: Synapse's Redis
-	// reply timeout is 30 s), until the reader restarts. The cause is not
-	// pinned down (issue 16 stays open); these two are reported, not
-	// failed, so that the rest is checked.
+	// Known (issue 16): a process that started before a new receipts or
+	// to-device writer (here, those on units whose hooks ran first) never
+	// shows that writer's updates in an incremental /sync until it
+	// restarts; seen with 22 and with 15 processes, so the start order,
+	// not load. These two are reported, not failed, so the rest is
+	// checked; the fix (readers start after the writers) is open.
 	knownStuck := map[string]bool{"receipts": true, "to_device": true}
 	for i, f := range []struct {
 		stream string
