@@ -65,16 +65,17 @@ func HashFiles(files []File) string {
 // readsKey gives it. homeserver.yaml itself stays one file, the same on
 // every unit: only the hash is cut.
 func ProcessConfigHash(files []File, name string) (string, error) {
-	reads, _, err := processReads(files, name, slotRole(name))
+	reads, _, err := processReads(files, name, SlotRole(name))
 	if err != nil {
 		return "", err
 	}
 	return HashFiles(reads), nil
 }
 
-// slotRole is the role of a process name: slots are named "<role>-<n>".
-func slotRole(name string) Role {
-	if i := strings.LastIndexByte(name, '-'); i > 0 && name != string(RoleMain) {
+// SlotRole is the role of a process name: slots are named "<role>-<n>";
+// the main is "main".
+func SlotRole(name string) Role {
+	if i := strings.LastIndexByte(name, '-'); i >= 0 {
 		return Role(name[:i])
 	}
 	return Role(name)

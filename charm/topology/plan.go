@@ -251,7 +251,7 @@ func restartsAll(cur *Plan, s Settings, want []string) bool {
 		return false
 	}
 	all := func(name string) bool {
-		spec, ok := workload.Spec(roleOf(name))
+		spec, ok := workload.Spec(workload.SlotRole(name))
 		return ok && spec.Restart == workload.RestartAll
 	}
 	running := map[string]bool{}
@@ -272,7 +272,7 @@ func restartsAll(cur *Plan, s Settings, want []string) bool {
 // onlyRouting reports whether adding, removing or moving the slot changes
 // only nginx's pools: generic workers and readers.
 func onlyRouting(name string) bool {
-	spec, ok := workload.Spec(roleOf(name))
+	spec, ok := workload.Spec(workload.SlotRole(name))
 	return ok && spec.Restart == workload.RestartRouting
 }
 
@@ -312,7 +312,7 @@ func placeWorkers(v View, main string, live map[string]bool, units []string) ([]
 	// listed: every other unit has its own.
 	noGeneric := map[string]bool{}
 	for name, from := range drained {
-		if roleOf(name) == workload.RoleGeneric {
+		if workload.SlotRole(name) == workload.RoleGeneric {
 			noGeneric[from] = true
 		}
 	}
@@ -320,7 +320,7 @@ func placeWorkers(v View, main string, live map[string]bool, units []string) ([]
 		if !live[unit] || ignoredUnit[unit] || (drained[name] == unit && unit != "") {
 			return false
 		}
-		spec, _ := workload.Spec(roleOf(name))
+		spec, _ := workload.Spec(workload.SlotRole(name))
 		return unit == main || s.Media || !spec.OnMainUnitWhileLocalMedia
 	}
 
@@ -439,7 +439,7 @@ func placeWorkers(v View, main string, live map[string]bool, units []string) ([]
 			deferred = append(deferred, name)
 			continue
 		}
-		keep(Process{Name: name, Role: roleOf(name), Unit: unit, Index: freeIndex(unit)})
+		keep(Process{Name: name, Role: workload.SlotRole(name), Unit: unit, Index: freeIndex(unit)})
 	}
 	sort.Slice(deferred, func(i, j int) bool { return placementRank(deferred[i]) < placementRank(deferred[j]) })
 	return out, deferred, drained
@@ -464,7 +464,7 @@ func leastLoaded(units []string, main string, load map[string]int, capacity int,
 }
 
 func placementRank(name string) int {
-	role := roleOf(name)
+	role := workload.SlotRole(name)
 	for i, s := range workload.Roles {
 		if s.Role == role {
 			return i*1000 + slotNumber(name)
@@ -475,14 +475,6 @@ func placementRank(name string) int {
 
 func slotName(role workload.Role, n int) string {
 	return string(role) + "-" + strconv.Itoa(n)
-}
-
-func roleOf(name string) workload.Role {
-	i := strings.LastIndexByte(name, '-')
-	if i < 0 {
-		return workload.Role(name)
-	}
-	return workload.Role(name[:i])
 }
 
 func slotNumber(name string) int {
@@ -630,7 +622,7 @@ func (p Plan) Validate() error {
 			continue
 		}
 		spec, ok := workload.Spec(proc.Role)
-		if !ok || roleOf(proc.Name) != proc.Role || slotNumber(proc.Name) < 1 {
+		if !ok || workload.SlotRole(proc.Name) != proc.Role || slotNumber(proc.Name) < 1 {
 			return fmt.Errorf("malformed plan: process %q has unknown role %q", proc.Name, proc.Role)
 		}
 		if proc.Index < 1 || proc.Index > MaxIndex {
@@ -646,14 +638,14 @@ func (p Plan) Validate() error {
 		return fmt.Errorf("malformed plan: %d main processes", mains)
 	}
 	for _, name := range p.Deferred {
-		spec, ok := workload.Spec(roleOf(name))
+		spec, ok := workload.Spec(workload.SlotRole(name))
 		if !ok || spec.Scalable || slotNumber(name) < 1 || names[name] || (spec.Single && slotNumber(name) != 1) {
 			return fmt.Errorf("malformed plan: deferred slot %q is unknown, placed or listed twice", name)
 		}
 		names[name] = true
 	}
 	for name := range p.Drained {
-		if _, ok := workload.Spec(roleOf(name)); !ok || slotNumber(name) < 1 {
+		if _, ok := workload.Spec(workload.SlotRole(name)); !ok || slotNumber(name) < 1 {
 			return fmt.Errorf("malformed plan: drained slot %q has an unknown role", name)
 		}
 	}
