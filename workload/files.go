@@ -65,7 +65,11 @@ func HashFiles(files []File) string {
 // readsKey gives it. homeserver.yaml itself stays one file, the same on
 // every unit: only the hash is cut.
 func ProcessConfigHash(files []File, name string) (string, error) {
-	reads, _, err := processReads(files, name, SlotRole(name))
+	hs, err := homeserverDoc(files)
+	if err != nil {
+		return "", err
+	}
+	reads, _, err := processReads(files, hs, name, SlotRole(name))
 	if err != nil {
 		return "", err
 	}
@@ -81,29 +85,40 @@ func SlotRole(name string) Role {
 	return Role(name)
 }
 
-// processReads returns what process name of role reads among files, and
-// whether it loads the media repository.
-func processReads(files []File, name string, role Role) ([]File, bool, error) {
-	docs := map[string]map[string]any{}
+// homeserverDoc parses homeserver.yaml among files (empty when absent).
+func homeserverDoc(files []File) (map[string]any, error) {
+	doc := map[string]any{}
+	for _, f := range files {
+		if f.Path == HomeserverPath {
+			if err := yaml.Unmarshal(f.Content, &doc); err != nil {
+				return nil, fmt.Errorf("read %s for the restart hashes: %w", f.Path, err)
+			}
+		}
+	}
+	return doc, nil
+}
+
+// processReads returns what process name of role reads among files, given
+// homeserver.yaml parsed (hs), and whether it loads the media repository.
+func processReads(files []File, hs map[string]any, name string, role Role) ([]File, bool, error) {
 	own := ""
 	if role != RoleMain {
 		own = WorkerConfigPath(name)
 	}
+	worker := map[string]any{}
 	for _, f := range files {
-		if f.Path == HomeserverPath || f.Path == own {
-			doc := map[string]any{}
-			if err := yaml.Unmarshal(f.Content, &doc); err != nil {
+		if own != "" && f.Path == own {
+			if err := yaml.Unmarshal(f.Content, &worker); err != nil {
 				return nil, false, fmt.Errorf("read %s for the restart hash of %s: %w", f.Path, name, err)
 			}
-			docs[f.Path] = doc
 		}
 	}
-	media := loadsMedia(docs[HomeserverPath], docs[own])
+	media := loadsMedia(hs, worker)
 	var reads []File
 	for _, f := range files {
 		switch {
 		case f.Path == HomeserverPath:
-			cut, err := cutKeys(docs[HomeserverPath], func(key string) bool { return readsKey(key, role, media) })
+			cut, err := cutKeys(hs, func(key string) bool { return readsKey(key, role, media) })
 			if err != nil {
 				return nil, false, fmt.Errorf("restart hash of %s: %w", name, err)
 			}

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"fmt"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 	"net"
@@ -81,9 +82,15 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 			Checks:   map[string]Check{},
 		},
 	}
-	commands := map[string]string{}
+	// Every process's restart hash reads homeserver.yaml: parse it once.
+	hs, err := homeserverDoc(shared)
+	if err != nil {
+		return Container{}, err
+	}
 	for _, p := range local {
+		files := shared
 		command := "python3 -m synapse.app.homeserver" + configPaths
+		summary := "Synapse main process"
 		if p.Role != RoleMain {
 			if _, ok := Spec(p.Role); !ok {
 				return Container{}, fmt.Errorf("render %s: unknown role %q", p.Name, p.Role)
@@ -92,17 +99,13 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 			if err != nil {
 				return Container{}, fmt.Errorf("render worker %s: %w", p.Name, err)
 			}
-			out.Files = append(out.Files, File{Path: WorkerConfigPath(p.Name), Content: data, Mode: 0o644})
-			command = "python3 -m synapse.app.generic_worker" + configPaths + " --config-path " + WorkerConfigPath(p.Name)
-		}
-		commands[p.Name] = command
-	}
-	for _, p := range local {
-		summary := "Synapse main process"
-		if p.Role != RoleMain {
+			wf := File{Path: WorkerConfigPath(p.Name), Content: data, Mode: 0o644}
+			out.Files = append(out.Files, wf)
+			files = append(slices.Clone(shared), wf)
+			command = "python3 -m synapse.app.generic_worker" + configPaths + " --config-path " + wf.Path
 			summary = "Synapse worker " + p.Name
 		}
-		reads, media, err := processReads(out.Files, p.Name, p.Role)
+		reads, media, err := processReads(files, hs, p.Name, p.Role)
 		if err != nil {
 			return Container{}, err
 		}
@@ -110,7 +113,6 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 		if media {
 			env = mediaEnv
 		}
-		command := commands[p.Name]
 		svc := ServiceName(p.Name)
 		httpPort, _, _ := Ports(p.Index)
 		aliveName := svc + "-alive"
@@ -258,16 +260,16 @@ func RestartToken(h Homeserver, synapseVersion string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("restart token: %w", err)
 	}
+	doc, err := homeserverDoc(files)
+	if err != nil {
+		return "", fmt.Errorf("restart token: %w", err)
+	}
 	var reads []File
 	for _, f := range files {
 		switch f.Path {
 		case AWSCredentialsPath, AWSConfigPath:
 			continue
 		case HomeserverPath:
-			doc := map[string]any{}
-			if err := yaml.Unmarshal(f.Content, &doc); err != nil {
-				return "", fmt.Errorf("restart token: read %s: %w", f.Path, err)
-			}
 			// A process of no role reads what every process reads.
 			cut, err := cutKeys(doc, func(key string) bool { return key != "listeners" && readsKey(key, "", false) })
 			if err != nil {
