@@ -11,8 +11,9 @@ import (
 // plan returns the cluster plan. The leader computes it from the live
 // units and the configuration and publishes it when it changed; every
 // unit renders only from the published plan.
-func (x *decider) plan(cluster, s3Media bool, preferredMain, restartToken string) (topology.Plan, bool) {
+func (x *decider) plan(in inputs, preferredMain string) (topology.Plan, bool) {
 	s, d, ev := x.s, x.d, x.ev()
+	cluster, s3Media := in.db != nil && in.redis != nil, in.media != nil
 	var current *topology.Plan
 	repaired := false
 	if raw := x.app[PlanKey]; raw != "" {
@@ -40,6 +41,9 @@ func (x *decider) plan(cluster, s3Media bool, preferredMain, restartToken string
 		}
 		return *current, true
 	}
+	// Computed here, past the leader check: the token renders
+	// homeserver.yaml a second time, which other units need not pay.
+	restartToken := x.restartToken(in)
 	if restartToken == "" && current != nil {
 		restartToken = current.RestartToken
 	}

@@ -195,7 +195,7 @@ func (x *decider) run() {
 	if preferred == "" {
 		preferred = x.pythonPreferredMain()
 	}
-	plan, ok := x.plan(in.db != nil && in.redis != nil, in.media != nil, preferred, x.restartToken(in))
+	plan, ok := x.plan(in, preferred)
 	if !ok {
 		return
 	}
