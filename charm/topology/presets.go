@@ -46,13 +46,12 @@ var Presets = map[string]Preset{
 		// /sync with user affinity keeps each user's caches on one process.
 		workload.RoleSync: {{4, 1}, {8, 2}},
 		// At 8 units: initial syncs no longer stall incremental ones,
-		// inbound federation gets its own processes, and device lists
-		// (E2EE), the busiest stream after events and receipts, leaves
-		// the main. Not receipts yet: a process started before a new
-		// receipts writer does not show its receipts in /sync until it
-		// restarts (issue 16).
+		// inbound federation gets its own processes, and the two busiest
+		// streams after events, receipts and device lists (E2EE), leave
+		// the main.
 		workload.RoleInitialSync:       {{8, 1}},
 		workload.RoleFederationInbound: {{8, 1}},
+		workload.RoleReceipts:          {{8, 1}},
 		workload.RoleDeviceLists:       {{8, 1}},
 	}),
 	// one-of-each runs one process of every role, as
