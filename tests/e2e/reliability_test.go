@@ -355,64 +355,152 @@ func requireIdleOrHookError(t testing.TB, err error) {
 
 // TestFaults: on a 3-unit deployment with PostgreSQL and Redis, each fault
 // ends with the deployment converged, Matrix traffic working through every
-// unit, and every message acknowledged before the fault read back.
+// unit, and every message acknowledged before the fault read back. The
+// faults a deployment recovers from in place run one after the other on
+// one deployment (each would cost a minute of CI to build its own), so
+// each also starts from a deployment that came back from the one before,
+// as a real one does; a scale-up that reshapes the cluster or a lost pod
+// gets its own.
 func TestFaults(t *testing.T) {
-	// (a) The database restarts under a running cluster: Synapse's
-	// connections drop; its pools reconnect.
-	t.Run("postgresql-restart", func(t *testing.T) {
+	t.Run("recovered-in-place", func(t *testing.T) {
 		d := scaledToThree(t)
 		tr := newTraffic(d)
-		tr.send(t, "synapse/1", "before the PostgreSQL restart")
-		snap := d.m.PebbleSnapshot(d.ctx)
-		require.NoError(t, d.pg.Restart(d.ctx))
-		d.settle(t, tr, "after the PostgreSQL restart")
-		t.Logf("processes restarted by Pebble after the PostgreSQL restart: %v", sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)))
-	})
 
-	// (b) Redis, the replication bus, is gone for a while and comes back
-	// empty; the workers must find it again.
-	t.Run("redis-outage", func(t *testing.T) {
-		const outage = 20 * time.Second
-		d := scaledToThree(t)
-		tr := newTraffic(d)
-		tr.send(t, "synapse/1", "before the Redis outage")
-		snap := d.m.PebbleSnapshot(d.ctx)
-		require.NoError(t, d.redis.Stop())
-		stopped := time.Now()
-		// While it is down: what a user gets through the main's unit, and
-		// what the units say after a hook (informational: the outage is
-		// bounded, the test does not wait for anything here).
-		ok, failed := 0, 0
-		d.m.UpdateStatus()
-		requireIdleOrHookError(t, d.m.WaitIdle(d.ctx))
-		t.Logf("statuses with Redis down: %s", d.statuses())
-		for i := 0; time.Since(stopped) < outage && i < 100; i++ {
-			if err := tr.trySend("synapse/0", fmt.Sprintf("during the Redis outage %d", i), 5*time.Second); err != nil {
-				failed++
-			} else {
-				ok++
-			}
-			time.Sleep(time.Second)
-		}
-		if rest := outage - time.Since(stopped); rest > 0 {
-			time.Sleep(rest)
-		}
-		t.Logf("during the %s Redis outage: %d sends acknowledged, %d failed", outage, ok, failed)
-		// Synapse's /health stays 200 without Redis: the units' Pebble
-		// checks on Redis must make them say so instead of active.
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(d.statuses(), "Redis at") {
-			require.True(t, time.Now().Before(deadline), "no unit says Redis is away: %s", d.statuses())
+		// (a) The database restarts under a running cluster: Synapse's
+		// connections drop; its pools reconnect.
+		t.Run("postgresql-restart", func(t *testing.T) {
+			defer d.as(t)()
+			tr.send(t, "synapse/1", "before the PostgreSQL restart")
+			snap := d.m.PebbleSnapshot(d.ctx)
+			require.NoError(t, d.pg.Restart(d.ctx))
+			d.settle(t, tr, "after the PostgreSQL restart")
+			t.Logf("processes restarted by Pebble after the PostgreSQL restart: %v", sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)))
+		})
+
+		// (b) Pebble of a worker unit's synapse container does not answer the
+		// charm for a hook (its socket is gone; the processes keep running).
+		// The unit must not claim to be active meanwhile, the others are
+		// unaffected, traffic through it keeps working, and once Pebble is back
+		// nothing restarts.
+		t.Run("pebble-unreachable", func(t *testing.T) {
+			defer d.as(t)()
+			tr.send(t, "synapse/1", "before Pebble became unreachable")
+			snap := d.m.PebbleSnapshot(d.ctx)
+			mark := len(d.m.Recorder().Hooks())
+			sock := filepath.Join(d.unit("synapse/1").ContainersDir, "synapse", "pebble.socket")
+			require.NoError(t, os.Rename(sock, sock+".away"))
+			back := false
+			t.Cleanup(func() {
+				if !back {
+					os.Rename(sock+".away", sock)
+				}
+			})
 			d.m.UpdateStatus()
 			requireIdleOrHookError(t, d.m.WaitIdle(d.ctx))
-		}
-		t.Logf("statuses at the end of the Redis outage: %s", d.statuses())
-		require.NoError(t, d.redis.Restart(d.ctx))
-		d.settle(t, tr, "after the Redis outage")
-		t.Logf("processes restarted after the Redis outage: %v", sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)))
+			u := d.unit("synapse/1")
+			t.Logf("with Pebble unreachable: %s", d.statuses())
+			t.Logf("synapse/1's hooks:\n%s", hookSummary(onUnit(d.m.Recorder().HooksSince(mark), "synapse/1")))
+			assert.NotEqual(t, "active", u.WorkloadStatus.Status, "synapse/1 claims to be active while its Pebble does not answer")
+			for _, other := range []string{"synapse/0", "synapse/2"} {
+				assert.Equal(t, "active", d.unit(other).WorkloadStatus.Status, "%s: %s", other, d.unit(other).WorkloadStatus.Message)
+			}
+			require.NoError(t, tr.trySend("synapse/1", "while synapse/1's Pebble was unreachable", 30*time.Second))
+			require.NoError(t, os.Rename(sock+".away", sock))
+			back = true
+			d.settle(t, tr, "after Pebble came back")
+			assert.Empty(t, sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)), "processes restarted:\n%s", hookSummary(d.m.Recorder().HooksSince(mark)))
+		})
+
+		// (c) Redis, the replication bus, is gone for a while and comes back
+		// empty; the workers must find it again.
+		t.Run("redis-outage", func(t *testing.T) {
+			const outage = 20 * time.Second
+			defer d.as(t)()
+			tr.send(t, "synapse/1", "before the Redis outage")
+			snap := d.m.PebbleSnapshot(d.ctx)
+			require.NoError(t, d.redis.Stop())
+			stopped := time.Now()
+			// While it is down: what a user gets through the main's unit, and
+			// what the units say after a hook (informational: the outage is
+			// bounded, the test does not wait for anything here).
+			ok, failed := 0, 0
+			d.m.UpdateStatus()
+			requireIdleOrHookError(t, d.m.WaitIdle(d.ctx))
+			t.Logf("statuses with Redis down: %s", d.statuses())
+			for i := 0; time.Since(stopped) < outage && i < 100; i++ {
+				if err := tr.trySend("synapse/0", fmt.Sprintf("during the Redis outage %d", i), 5*time.Second); err != nil {
+					failed++
+				} else {
+					ok++
+				}
+				time.Sleep(time.Second)
+			}
+			if rest := outage - time.Since(stopped); rest > 0 {
+				time.Sleep(rest)
+			}
+			t.Logf("during the %s Redis outage: %d sends acknowledged, %d failed", outage, ok, failed)
+			// Synapse's /health stays 200 without Redis: the units' Pebble
+			// checks on Redis must make them say so instead of active.
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(d.statuses(), "Redis at") {
+				require.True(t, time.Now().Before(deadline), "no unit says Redis is away: %s", d.statuses())
+				d.m.UpdateStatus()
+				requireIdleOrHookError(t, d.m.WaitIdle(d.ctx))
+			}
+			t.Logf("statuses at the end of the Redis outage: %s", d.statuses())
+			require.NoError(t, d.redis.Restart(d.ctx))
+			d.settle(t, tr, "after the Redis outage")
+			t.Logf("processes restarted after the Redis outage: %v", sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)))
+		})
+
+		// (d) A hook tool fails once: the leader's relation-set --app (the plan
+		// it publishes for a new unit). The hook exits non-zero, the simulator
+		// retries it as Juju does, and the retry completes what the failed run
+		// left undone; the failed run's writes are discarded.
+		t.Run("hook-tool-fails-once", func(t *testing.T) {
+			defer d.as(t)()
+			tr.send(t, "synapse/1", "before the failing hook tool")
+			snap := d.m.PebbleSnapshot(d.ctx)
+			mark := len(d.m.Recorder().Hooks())
+			writesMark := len(d.m.Recorder().BagWrites())
+			fired, restore := failToolOnce(t, d.m, "relation-set", "synapse/0", "--app")
+			require.NoError(t, d.m.Scale(d.ctx, 4))
+			requireIdleOrHookError(t, d.m.WaitIdle(d.ctx))
+			restore()
+			require.True(t, fired(), "the leader never wrote its application bag during the scale-up")
+			var failed *sim.HookRecord
+			hooks := d.m.Recorder().HooksSince(mark)
+			for i, h := range hooks {
+				if h.Unit == "synapse/0" && h.ExitCode != 0 {
+					failed = &hooks[i]
+					break
+				}
+			}
+			require.NotNil(t, failed, "no hook of synapse/0 failed although relation-set did:\n%s", hookSummary(hooks))
+			t.Logf("failed: %s (attempt %d): %s", failed, failed.Attempt, tailLines(failed.Output, 5))
+			retried := false
+			for _, h := range hooks {
+				if h.Seq > failed.Seq && h.Unit == failed.Unit && h.Hook == failed.Hook && h.RemoteUnit == failed.RemoteUnit && h.Attempt > failed.Attempt {
+					retried = true
+					assert.Equal(t, 0, h.ExitCode, "the retry of %s failed:\n%s", h, h.Output)
+					break
+				}
+			}
+			assert.True(t, retried, "%s was not retried:\n%s", failed, hookSummary(hooks))
+			var discarded int
+			for _, w := range d.m.Recorder().BagWrites()[writesMark:] {
+				if w.Unit == "synapse/0" && !w.Committed {
+					discarded++
+				}
+			}
+			t.Logf("writes of the failed run discarded: %d", discarded)
+			d.settle(t, tr, "after the failing hook tool")
+			assert.Equal(t, "workers: generic-3", d.unit("synapse/3").WorkloadStatus.Message)
+			assert.Empty(t, sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)), "processes restarted:\n%s", hookSummary(hooks))
+		})
 	})
 
-	// (c) A worker unit's synapse container restarts while a scale-up's
+	// (e) A worker unit's synapse container restarts while a scale-up's
 	// hooks run (after the new unit's first hook): its hooks may fail
 	// meanwhile and are retried; it comes back with everything re-added.
 	t.Run("container-restart-during-scale-up", func(t *testing.T) {
@@ -438,7 +526,7 @@ func TestFaults(t *testing.T) {
 			"the scale-up restarted a process other than those of the restarted container:\n%s", hookSummary(d.m.Recorder().HooksSince(mark)))
 	})
 
-	// (d) Leadership moves to another unit between two hooks of a
+	// (f) Leadership moves to another unit between two hooks of a
 	// scale-up: right after the new unit's first hook, before the old
 	// leader planned for it.
 	t.Run("leader-change-during-scale-up", func(t *testing.T) {
@@ -463,7 +551,7 @@ func TestFaults(t *testing.T) {
 			"a scale-up with a leader change restarted a process:\n%s", hookSummary(d.m.Recorder().HooksSince(mark)))
 	})
 
-	// (e) The main unit's pod is lost: both its containers come back with
+	// (g) The main unit's pod is lost: both its containers come back with
 	// fresh filesystems (storage kept) and a Pebble without layers. The
 	// charm re-adds everything on pebble-ready; the other units, which
 	// reach the main by its stable DNS name, restart nothing.
@@ -482,88 +570,6 @@ func TestFaults(t *testing.T) {
 		restarts := sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx))
 		restarts = withoutUnitContainer(withoutUnitContainer(restarts, plan.Main, "synapse"), plan.Main, workload.NginxContainer)
 		assert.Empty(t, restarts, "processes on other units restarted:\n%s", hookSummary(d.m.Recorder().HooksSince(mark)))
-	})
-
-	// (f) A hook tool fails once: the leader's relation-set --app (the plan
-	// it publishes for a new unit). The hook exits non-zero, the simulator
-	// retries it as Juju does, and the retry completes what the failed run
-	// left undone; the failed run's writes are discarded.
-	t.Run("hook-tool-fails-once", func(t *testing.T) {
-		d := scaledToThree(t)
-		tr := newTraffic(d)
-		tr.send(t, "synapse/1", "before the failing hook tool")
-		snap := d.m.PebbleSnapshot(d.ctx)
-		mark := len(d.m.Recorder().Hooks())
-		writesMark := len(d.m.Recorder().BagWrites())
-		fired, restore := failToolOnce(t, d.m, "relation-set", "synapse/0", "--app")
-		require.NoError(t, d.m.Scale(d.ctx, 4))
-		requireIdleOrHookError(t, d.m.WaitIdle(d.ctx))
-		restore()
-		require.True(t, fired(), "the leader never wrote its application bag during the scale-up")
-		var failed *sim.HookRecord
-		hooks := d.m.Recorder().HooksSince(mark)
-		for i, h := range hooks {
-			if h.Unit == "synapse/0" && h.ExitCode != 0 {
-				failed = &hooks[i]
-				break
-			}
-		}
-		require.NotNil(t, failed, "no hook of synapse/0 failed although relation-set did:\n%s", hookSummary(hooks))
-		t.Logf("failed: %s (attempt %d): %s", failed, failed.Attempt, tailLines(failed.Output, 5))
-		retried := false
-		for _, h := range hooks {
-			if h.Seq > failed.Seq && h.Unit == failed.Unit && h.Hook == failed.Hook && h.RemoteUnit == failed.RemoteUnit && h.Attempt > failed.Attempt {
-				retried = true
-				assert.Equal(t, 0, h.ExitCode, "the retry of %s failed:\n%s", h, h.Output)
-				break
-			}
-		}
-		assert.True(t, retried, "%s was not retried:\n%s", failed, hookSummary(hooks))
-		var discarded int
-		for _, w := range d.m.Recorder().BagWrites()[writesMark:] {
-			if w.Unit == "synapse/0" && !w.Committed {
-				discarded++
-			}
-		}
-		t.Logf("writes of the failed run discarded: %d", discarded)
-		d.settle(t, tr, "after the failing hook tool")
-		assert.Equal(t, "workers: generic-3", d.unit("synapse/3").WorkloadStatus.Message)
-		assert.Empty(t, sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)), "processes restarted:\n%s", hookSummary(hooks))
-	})
-
-	// (g) Pebble of a worker unit's synapse container does not answer the
-	// charm for a hook (its socket is gone; the processes keep running).
-	// The unit must not claim to be active meanwhile, the others are
-	// unaffected, traffic through it keeps working, and once Pebble is back
-	// nothing restarts.
-	t.Run("pebble-unreachable", func(t *testing.T) {
-		d := scaledToThree(t)
-		tr := newTraffic(d)
-		tr.send(t, "synapse/1", "before Pebble became unreachable")
-		snap := d.m.PebbleSnapshot(d.ctx)
-		mark := len(d.m.Recorder().Hooks())
-		sock := filepath.Join(d.unit("synapse/1").ContainersDir, "synapse", "pebble.socket")
-		require.NoError(t, os.Rename(sock, sock+".away"))
-		back := false
-		t.Cleanup(func() {
-			if !back {
-				os.Rename(sock+".away", sock)
-			}
-		})
-		d.m.UpdateStatus()
-		requireIdleOrHookError(t, d.m.WaitIdle(d.ctx))
-		u := d.unit("synapse/1")
-		t.Logf("with Pebble unreachable: %s", d.statuses())
-		t.Logf("synapse/1's hooks:\n%s", hookSummary(onUnit(d.m.Recorder().HooksSince(mark), "synapse/1")))
-		assert.NotEqual(t, "active", u.WorkloadStatus.Status, "synapse/1 claims to be active while its Pebble does not answer")
-		for _, other := range []string{"synapse/0", "synapse/2"} {
-			assert.Equal(t, "active", d.unit(other).WorkloadStatus.Status, "%s: %s", other, d.unit(other).WorkloadStatus.Message)
-		}
-		require.NoError(t, tr.trySend("synapse/1", "while synapse/1's Pebble was unreachable", 30*time.Second))
-		require.NoError(t, os.Rename(sock+".away", sock))
-		back = true
-		d.settle(t, tr, "after Pebble came back")
-		assert.Empty(t, sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)), "processes restarted:\n%s", hookSummary(d.m.Recorder().HooksSince(mark)))
 	})
 }
 
