@@ -38,12 +38,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	err = charm.Run(ctx, charm.Options{
-		Tools: juju.New(juju.ExecRunner{}),
-		Event: ev,
-		// Set only by the project's unit-agent simulator; Juju uses the default.
-		ContainersDir: os.Getenv("SYNAPSE_CHARM_CONTAINERS_DIR"),
-		Log:           os.Stderr,
-		Exporter:      self,
+		Tools:    juju.New(juju.ExecRunner{}),
+		Event:    ev,
+		Log:      os.Stderr,
+		Exporter: self,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "synapse charm: %s: %v\n", ev.Name, err)

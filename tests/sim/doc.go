@@ -12,10 +12,11 @@
 //
 // For every hook it runs the charm with exactly the environment Juju gives
 // (JUJU_DISPATCH_PATH, JUJU_UNIT_NAME, JUJU_RELATION_ID, ...), in a charm
-// directory of its own per unit, plus one simulator-only variable,
-// SYNAPSE_CHARM_CONTAINERS_DIR: container X's Pebble socket is
-// $SYNAPSE_CHARM_CONTAINERS_DIR/X/pebble.socket (in production
-// /charm/containers/X/pebble.socket). The hook tools are real executables
+// directory of its own per unit, in a mount namespace where the unit's
+// containers directory is bound on /charm/containers, so that container
+// X's Pebble socket is at /charm/containers/X/pebble.socket as in
+// production (test charms may read SYNAPSE_CHARM_CONTAINERS_DIR, the
+// charm reads no simulator-only variable). The hook tools are real executables
 // first on the hook's PATH: one multicall binary (cmd/hooktool) that asks
 // the simulator over a unix socket. They parse Juju's flags, print Juju's
 // JSON, fail like Juju, and buffer their writes until the hook exits 0;

@@ -147,7 +147,7 @@ func (m *Model) runSpec(ctx context.Context, u *unit, spec *hookSpec, attempt in
 			u.setWorkloadStatus(Status{Status: "maintenance", Message: "installing charm software", Since: time.Now().UTC()})
 		}
 	}
-	charmDir := u.charmDir
+	charmDir, containersDir := u.charmDir, u.containersDir
 	m.mu.Unlock()
 
 	start := time.Now()
@@ -157,7 +157,7 @@ func (m *Model) runSpec(ctx context.Context, u *unit, spec *hookSpec, attempt in
 	} else {
 		argv = []string{charmDir + "/dispatch"}
 	}
-	res := m.runProcess(ctx, argv, charmDir, env, spec.stdin)
+	res := m.runProcess(ctx, argv, charmDir, containersDir, env, spec.stdin)
 	code, output, runErr := res.code, res.output, res.err
 	dur := time.Since(start)
 
@@ -228,8 +228,9 @@ func (b *lockedBuffer) String() string {
 }
 
 // runProcess runs argv in dir with exactly env, in its own process group
-// (killed whole on timeout or cancellation).
-func (m *Model) runProcess(ctx context.Context, argv []string, dir string, env []string, stdin []byte) procResult {
+// (killed whole on timeout or cancellation), seeing the unit's containers
+// at /charm/containers (see inModelNetwork).
+func (m *Model) runProcess(ctx context.Context, argv []string, dir, containersDir string, env []string, stdin []byte) procResult {
 	if len(argv) == 0 {
 		return procResult{code: -1, err: errors.New("empty command")}
 	}
@@ -251,7 +252,7 @@ func (m *Model) runProcess(ctx context.Context, argv []string, dir string, env [
 	}
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
-	if wrapper, args := m.inModelNetwork(path, argv[1:]); wrapper != "" {
+	if wrapper, args := m.inModelNetwork(containersDir, path, argv[1:]); wrapper != "" {
 		cmd = exec.Command(wrapper, args...)
 	}
 	cmd.Dir = dir
@@ -513,13 +514,16 @@ func (hc *hookContext) pendingState() map[string]string {
 	return out
 }
 
-// inModelNetwork wraps a command so that it resolves the model's host
-// names as a process in a pod does (Kubernetes gives every pod the
-// cluster's DNS; the charm's actions reach the main by its stable name): in
-// a mount namespace of its own, the model's hosts file is bound on
-// /etc/hosts. It needs root and util-linux's unshare; without them the
-// command runs as it is ("" wrapper).
-func (m *Model) inModelNetwork(path string, args []string) (string, []string) {
+// inModelNetwork wraps a command so that it sees what a process in the
+// unit's charm container sees: in a mount namespace of its own, the
+// model's hosts file is bound on /etc/hosts (Kubernetes gives every pod
+// the cluster's DNS; the charm's actions reach the main by its stable
+// name), and the unit's containers directory on /charm/containers, where
+// Juju puts each workload container's Pebble socket, so the charm runs
+// with its production path. It needs root and util-linux's unshare;
+// without them the command runs as it is ("" wrapper), and only a test
+// charm that reads SYNAPSE_CHARM_CONTAINERS_DIR finds its Pebble.
+func (m *Model) inModelNetwork(containersDir, path string, args []string) (string, []string) {
 	if m.hostsPath == "" || os.Geteuid() != 0 {
 		return "", nil
 	}
@@ -527,6 +531,15 @@ func (m *Model) inModelNetwork(path string, args []string) (string, []string) {
 	if err != nil {
 		return "", nil
 	}
-	const script = `mount --bind "$0" /etc/hosts && exec "$@"`
-	return unshare, append([]string{"--mount", "--propagation", "private", "/bin/sh", "-c", script, m.hostsPath, path}, args...)
+	// The mount point must exist on the host; the bind stays private to
+	// the namespace.
+	if err := os.MkdirAll(charmContainersDir, 0o755); err != nil {
+		return "", nil
+	}
+	const script = `mount --bind "$0" /etc/hosts && mount --bind "$1" ` + charmContainersDir + ` && shift && exec "$@"`
+	return unshare, append([]string{"--mount", "--propagation", "private", "/bin/sh", "-c", script, m.hostsPath, containersDir, path}, args...)
 }
+
+// charmContainersDir is where Juju exposes the workload containers'
+// Pebble sockets to the charm (juju-hook-tools.md).
+const charmContainersDir = "/charm/containers"
