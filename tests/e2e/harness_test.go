@@ -5,8 +5,10 @@
 package e2e
 
 import (
+	"archive/zip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,7 +28,9 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
-var charmBinary string
+// charmBinary is the unpacked archive's dispatch, charmRoot the directory
+// it was unpacked into (metadata.yaml, config.yaml, actions.yaml).
+var charmBinary, charmRoot string
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -43,17 +47,54 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	charmBinary = filepath.Join(dir, "dispatch")
+	// The tests deploy what an operator deploys: synapse.charm as
+	// cmd/pack-charm builds it, unpacked as Juju unpacks it.
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	build := exec.Command("go", "build", "-o", charmBinary, "./cmd/charm")
+	archive := filepath.Join(dir, "synapse.charm")
+	build := exec.Command("go", "run", "./cmd/pack-charm", "-o", archive)
 	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Printf("build the charm: %v\n%s", err, out)
 		return 1
 	}
+	charmRoot = filepath.Join(dir, "charm")
+	if err := unpack(archive, charmRoot); err != nil {
+		fmt.Printf("unpack the charm: %v\n", err)
+		return 1
+	}
+	charmBinary = filepath.Join(charmRoot, "dispatch")
 	return m.Run()
+}
+
+// unpack extracts a charm archive into dir, keeping each file's mode.
+func unpack(archive, dir string) error {
+	zr, err := zip.OpenReader(archive)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range zr.File {
+		if strings.Contains(f.Name, "/") || strings.Contains(f.Name, "..") {
+			return fmt.Errorf("unexpected entry %q", f.Name)
+		}
+		r, err := f.Open()
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), data, f.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deployment is one simulated model with the bed's servers behind the
@@ -77,14 +118,12 @@ func newDeployment(t testing.TB, units int, tune ...func(*sim.Options)) *deploym
 	bed.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	t.Cleanup(cancel)
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
 	dir, err := os.MkdirTemp("/tmp", "e2e")
 	require.NoError(t, err)
 	d := &deployment{t: t, ctx: ctx, dir: dir, rels: map[string]int{}, bed: &sim.BedWorkload{}}
 	opts := sim.Options{
 		Charm:     charmBinary,
-		CharmRoot: root,
+		CharmRoot: charmRoot,
 		Dir:       filepath.Join(dir, "m"),
 		Workload:  d.bed,
 		Logf:      t.Logf,
