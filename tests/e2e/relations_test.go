@@ -10,12 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestMediaThroughS3AcrossUnits: with S3 integrated on a scaled
-// deployment, media uploaded through one unit downloads through another,
-// and the object is in the bucket.
-func TestMediaThroughS3AcrossUnits(t *testing.T) {
-	d := scaledToThree(t)
-	d.integrate("s3")
+// mediaThroughS3AcrossUnits: with S3 integrated on a scaled deployment,
+// media uploaded through one unit downloads through another, and the
+// object is in the bucket (run by TestNoSecretLeaks, on its deployment).
+func mediaThroughS3AcrossUnits(t *testing.T, d *deployment) {
 	msgs := d.requireActive()
 	t.Logf("statuses with S3: %v", msgs)
 	plan := d.plan()
