@@ -37,6 +37,8 @@ func TestHugeRelationValueBlocks(t *testing.T) {
 		{decide.SMTPEndpoint, "smtp-integrator", map[string]string{"host": huge, "port": "25", "password_id": huge}},
 		{decide.SAMLEndpoint, "saml-integrator", map[string]string{"entity_id": "x", "metadata_url": huge}},
 		{decide.IngressEndpoint, "traefik-k8s", map[string]string{"ingress": huge}},
+		{decide.MatrixAuthEndpoint, "irc-bridge", map[string]string{"registration_secret_id": huge, "registration_secret": huge}},
+		{decide.MatrixAuthEndpoint, "irc-bridge", map[string]string{"registration_secret_id": "secret:" + huge}},
 	}
 	for _, b := range bags {
 		t.Run(b.endpoint, func(t *testing.T) {

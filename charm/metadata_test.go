@@ -27,6 +27,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/synapse-charm/synapse-k8s-go/charmarchive"
 )
 
 // metaRepoRoot walks up from the test's working directory to the directory that
@@ -62,61 +64,33 @@ func metaRawYAML(t *testing.T, name string) map[string]any {
 	return m
 }
 
-// charmcraftSection returns one top-level section of charmcraft.yaml
-// re-encoded as a YAML document of its own, exactly as charmcraft writes it
-// into the packed charm (config -> config.yaml, actions -> actions.yaml).
-// It goes through yaml.Node so that scalar tags (a quoted "0" stays a
-// string) are preserved.
-func charmcraftSection(t *testing.T, key string) []byte {
+// packed returns the files the charm archive holds, as cmd/pack-charm
+// builds it (with a stand-in dispatch: the packing is what is read here).
+func packed(t *testing.T) map[string][]byte {
 	t.Helper()
-	var doc yaml.Node
-	require.NoError(t, yaml.Unmarshal(metaReadFile(t, "charmcraft.yaml"), &doc))
-	require.Equal(t, yaml.DocumentNode, doc.Kind)
-	root := doc.Content[0]
-	require.Equal(t, yaml.MappingNode, root.Kind)
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == key {
-			out, err := yaml.Marshal(root.Content[i+1])
-			require.NoError(t, err)
-			return out
-		}
-	}
-	t.Fatalf("charmcraft.yaml has no %q section", key)
-	return nil
+	files, err := charmarchive.Files(charmarchive.Sources{
+		Metadata:   metaReadFile(t, "metadata.yaml"),
+		Charmcraft: metaReadFile(t, "charmcraft.yaml"),
+		Dispatch:   []byte("#!/bin/sh\n"),
+	})
+	require.NoError(t, err)
+	return files
 }
 
-// packedCharmDir lays out what `charmcraft pack` puts in the charm archive
-// (metadata.yaml, config.yaml, actions.yaml, manifest.yaml, dispatch) in a
-// temporary directory.
+// charmcraftSection returns one top-level section of charmcraft.yaml as
+// the packed charm holds it (config -> config.yaml, actions ->
+// actions.yaml).
+func charmcraftSection(t *testing.T, key string) []byte {
+	t.Helper()
+	return packed(t)[key+".yaml"]
+}
+
+// packedCharmDir lays out the charm archive's files in a temporary
+// directory.
 func packedCharmDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cc := metaRawYAML(t, "charmcraft.yaml")
-	base, _ := cc["base"].(string)
-	parsed, err := jujucharm.ParseBase(base)
-	require.NoError(t, err, "charmcraft.yaml base")
-	var archs []string
-	platforms, _ := cc["platforms"].(map[string]any)
-	for name := range platforms {
-		archs = append(archs, name)
-	}
-	sort.Strings(archs)
-	manifest, err := yaml.Marshal(map[string]any{
-		"bases": []map[string]any{{
-			"name":          parsed.Name,
-			"channel":       parsed.Channel.Track,
-			"architectures": archs,
-		}},
-	})
-	require.NoError(t, err)
-	files := map[string][]byte{
-		"metadata.yaml": metaReadFile(t, "metadata.yaml"),
-		"config.yaml":   charmcraftSection(t, "config"),
-		"actions.yaml":  charmcraftSection(t, "actions"),
-		"manifest.yaml": manifest,
-		"dispatch":      []byte("#!/bin/sh\n"),
-	}
-	for name, data := range files {
+	for name, data := range packed(t) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o755))
 	}
 	return dir
@@ -135,7 +109,7 @@ func TestMetadataJujuReadsPackedCharm(t *testing.T) {
 	require.Len(t, ch.Manifest().Bases, 1)
 	assert.Equal(t, "ubuntu@24.04/stable on amd64", ch.Manifest().Bases[0].String())
 	assert.Equal(t, "synapse", ch.Meta().Name)
-	assert.Len(t, ch.Config().Options, len(pythonOptions)+len(addedOptions))
+	assert.Len(t, ch.Config().Options, len(pythonOptions)+len(addedOptions)+len(python2026Options))
 	assert.Len(t, ch.Actions().ActionSpecs, len(wantActions))
 }
 
@@ -153,15 +127,17 @@ var wantEndpoints = map[string]metaEndpoint{
 	"synapse-peers":     {role: jujucharm.RolePeer, iface: "synapse-instance"},
 	"metrics-endpoint":  {role: jujucharm.RoleProvider, iface: "prometheus_scrape"},
 	"grafana-dashboard": {role: jujucharm.RoleProvider, iface: "grafana_dashboard"},
-	"database":          {role: jujucharm.RoleRequirer, iface: "postgresql_client", limit: 1, optional: true},
-	"redis":             {role: jujucharm.RoleRequirer, iface: "redis", limit: 1, optional: true},
-	"media":             {role: jujucharm.RoleRequirer, iface: "s3", limit: 1, optional: true},
-	"backup":            {role: jujucharm.RoleRequirer, iface: "s3", limit: 1, optional: true},
-	"ingress":           {role: jujucharm.RoleRequirer, iface: "ingress", limit: 2, optional: true},
-	"nginx-route":       {role: jujucharm.RoleRequirer, iface: "nginx-route", limit: 1, optional: true},
-	"saml":              {role: jujucharm.RoleRequirer, iface: "saml", limit: 1, optional: true},
-	"smtp":              {role: jujucharm.RoleRequirer, iface: "smtp", limit: 1, optional: true},
-	"logging":           {role: jujucharm.RoleRequirer, iface: "loki_push_api", limit: 1, optional: true},
+	// Added by the Python charm after rev426 (its 2026 main).
+	"matrix-auth": {role: jujucharm.RoleProvider, iface: "matrix_auth"},
+	"database":    {role: jujucharm.RoleRequirer, iface: "postgresql_client", limit: 1, optional: true},
+	"redis":       {role: jujucharm.RoleRequirer, iface: "redis", limit: 1, optional: true},
+	"media":       {role: jujucharm.RoleRequirer, iface: "s3", limit: 1, optional: true},
+	"backup":      {role: jujucharm.RoleRequirer, iface: "s3", limit: 1, optional: true},
+	"ingress":     {role: jujucharm.RoleRequirer, iface: "ingress", limit: 2, optional: true},
+	"nginx-route": {role: jujucharm.RoleRequirer, iface: "nginx-route", limit: 1, optional: true},
+	"saml":        {role: jujucharm.RoleRequirer, iface: "saml", limit: 1, optional: true},
+	"smtp":        {role: jujucharm.RoleRequirer, iface: "smtp", limit: 1, optional: true},
+	"logging":     {role: jujucharm.RoleRequirer, iface: "loki_push_api", limit: 1, optional: true},
 }
 
 func metaReadMeta(t *testing.T) *jujucharm.Meta {
@@ -370,6 +346,16 @@ var addedOptions = map[string]metaOption{
 	"saml_allow_insecure_metadata_url": {"boolean", false},
 }
 
+// python2026Options are the options the Python charm added in 2025-26
+// (issue 17); rate_limiting_level's Python default is unset, which it
+// treats as "default".
+var python2026Options = map[string]metaOption{
+	"rate_limiting_level":                   {"string", "default"},
+	"experimental_extract_background_tasks": {"boolean", false},
+	"enable_media_sync_cleanup":             {"boolean", false},
+	"enable_draupnir":                       {"boolean", false},
+}
+
 func metaReadConfig(t *testing.T) *jujucharm.Config {
 	t.Helper()
 	cfg, err := jujucharm.ReadConfig(bytes.NewReader(charmcraftSection(t, "config")))
@@ -397,10 +383,14 @@ func TestMetadataConfigOptions(t *testing.T) {
 	for name, want := range addedOptions {
 		check(name, want)
 	}
+	for name, want := range python2026Options {
+		check(name, want)
+	}
 	for name := range cfg.Options {
 		_, py := pythonOptions[name]
 		_, added := addedOptions[name]
-		assert.True(t, py || added, "option %q is neither the Python charm's nor a listed addition", name)
+		_, py2026 := python2026Options[name]
+		assert.True(t, py || added || py2026, "option %q is neither the Python charm's nor a listed addition", name)
 	}
 
 	// The defaults are what a fresh deployment gets from config-get.

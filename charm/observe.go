@@ -115,8 +115,14 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 			return nil, err
 		}
 	}
+	if s.MatrixAuth, err = c.observeMatrixAuth(ctx, s.Leader); err != nil {
+		return nil, err
+	}
 	if s.AppSecret, err = c.observeAppSecret(ctx, s); err != nil {
 		return nil, fmt.Errorf("read the application secret: %w", err)
+	}
+	if s.MatrixAuthSecrets, err = c.observeMatrixAuthSecrets(ctx, s); err != nil {
+		return nil, fmt.Errorf("read the matrix-auth secrets: %w", err)
 	}
 	if err := freshAdminLocalpart(s); err != nil {
 		return nil, err
@@ -411,6 +417,9 @@ func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
 		if s.Image.Modules[m.module], err = container.HasPythonModule(ctx, pc, m.module); err != nil {
 			return err
 		}
+	}
+	if err := observeOptionImage(ctx, s, pc); err != nil {
+		return err
 	}
 	return c.observeDatabaseLocale(ctx, s, pc)
 }

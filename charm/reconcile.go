@@ -52,6 +52,9 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 		d.Writes = append(d.Writes, decide.BagWrite{RelationID: s.Peer.ID, App: true, Data: map[string]string{decide.SecretIDKey: id}})
 		_ = c.tools.Log(ctx, "INFO", "created the application secret "+id)
 	}
+	if err := c.provideSecrets(ctx, s, &d); err != nil {
+		return err
+	}
 	if d.UpdateSecret != nil {
 		if err := c.tools.SecretSet(ctx, &juju.SecretSetOptions{ID: d.UpdateSecret.ID, Content: d.UpdateSecret.Content}); err != nil {
 			return fmt.Errorf("update the application secret: %w", err)

@@ -33,6 +33,9 @@ type Homeserver struct {
 	Email *Email
 	// MediaStorePath is where local media lives; "" means MediaStorePath.
 	MediaStorePath string
+	// AppServices are the application services registered over
+	// matrix-auth, one 0600 file each (app_service_config_files).
+	AppServices []AppService
 }
 
 // Files holding the S3 credentials and client config for boto3.
@@ -99,13 +102,8 @@ func RenderHomeserver(h Homeserver) ([]byte, error) {
 		},
 		"delete_stale_devices_after":  "1y",
 		"suppress_key_server_warning": true,
-		"rc_joins": map[string]any{
-			"remote": map[string]any{
-				"burst_count": c.RCJoinsRemoteBurstCount,
-				"per_second":  c.RCJoinsRemotePerSecond,
-			},
-		},
 	}
+	renderRateLimits(doc, c)
 	if !c.EnablePasswordConfig {
 		doc["password_config"] = map[string]any{"enabled": false}
 	}
@@ -191,6 +189,9 @@ func RenderHomeserver(h Homeserver) ([]byte, error) {
 	}
 	if h.SAML != nil {
 		doc["saml2_config"] = samlConfig(h.SAML)
+	}
+	if len(h.AppServices) > 0 {
+		doc["app_service_config_files"] = appServicePaths(h.AppServices)
 	}
 	if h.Cluster != nil {
 		h.Cluster.sharedWorkerConfig(doc)

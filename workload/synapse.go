@@ -74,7 +74,7 @@ func RenderSynapse(in SynapseInput) (Container, error) {
 	alive := in.Homeserver.Config.AliveCheck
 	out := Container{
 		Name:      SynapseContainer,
-		PruneDirs: []string{SecretsDir, DataDir + "/workers", SAMLDir},
+		PruneDirs: []string{SecretsDir, DataDir + "/workers", SAMLDir, AppServicesDir},
 		Files:     append([]File(nil), shared...),
 		Layer: Layer{
 			Summary:  "Synapse, managed by the synapse charm",
@@ -242,6 +242,7 @@ func sharedFiles(h Homeserver) ([]File, string, error) {
 		configPaths += " --config-path " + EmailConfigPath
 	}
 	files = append(files, samlFiles(h.SAML)...)
+	files = append(files, appServiceFiles(h.AppServices)...)
 	if m := h.Media; m != nil {
 		files = append(files, RenderAWSFiles(m)...)
 	}

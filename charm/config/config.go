@@ -37,6 +37,18 @@ type Config struct {
 	EnableEmailNotifs              bool
 	NotifFrom                      string
 	EnableMjolnir                  bool
+	// EnableDraupnir asks for the Draupnir moderation bot, which this
+	// charm does not run: it blocks naming why (see charm/decide).
+	EnableDraupnir bool
+	// EnableMediaSyncCleanup asks for the Python charm's s3_media_upload
+	// run after create-backup; charm/decide blocks when it cannot happen.
+	EnableMediaSyncCleanup bool
+	// RateLimitingLevel is one of RateLimitingLevels.
+	RateLimitingLevel string
+	// ExtractBackgroundTasks puts background tasks on their own worker
+	// (worker_counts background=1) whatever the preset or
+	// keep_singletons_on_main say.
+	ExtractBackgroundTasks bool
 
 	// FederationDomainWhitelist is empty when federation is open to all.
 	FederationDomainWhitelist []string
@@ -124,25 +136,29 @@ func (e *Error) Options() []string {
 // Defaults are the values used when an option is absent from config-get, as
 // declared in charmcraft.yaml.
 var defaults = map[string]any{
-	"report_stats":                       false,
-	"enable_password_config":             true,
-	"saml_allow_insecure_metadata_url":   false,
-	"enable_room_list_search":            true,
-	"allow_public_rooms_over_federation": false,
-	"block_non_admin_invites":            false,
-	"enable_email_notifs":                false,
-	"enable_mjolnir":                     false,
-	"rc_joins_remote_burst_count":        10,
-	"rc_joins_remote_per_second":         0.01,
-	"experimental_alive_check":           "2m,5,20s",
-	"workers_preset":                     PresetBalanced,
-	"worker_counts":                      "",
-	"event_persisters":                   FromPreset,
-	"federation_senders":                 FromPreset,
-	"pushers":                            FromPreset,
-	"keep_singletons_on_main":            false,
-	"max_processes_per_unit":             4,
-	"max_upload_size":                    "50M",
+	"report_stats":                          false,
+	"enable_password_config":                true,
+	"saml_allow_insecure_metadata_url":      false,
+	"enable_room_list_search":               true,
+	"allow_public_rooms_over_federation":    false,
+	"block_non_admin_invites":               false,
+	"enable_email_notifs":                   false,
+	"enable_mjolnir":                        false,
+	"enable_draupnir":                       false,
+	"enable_media_sync_cleanup":             false,
+	"rate_limiting_level":                   RateLimitDefault,
+	"experimental_extract_background_tasks": false,
+	"rc_joins_remote_burst_count":           10,
+	"rc_joins_remote_per_second":            0.01,
+	"experimental_alive_check":              "2m,5,20s",
+	"workers_preset":                        PresetBalanced,
+	"worker_counts":                         "",
+	"event_persisters":                      FromPreset,
+	"federation_senders":                    FromPreset,
+	"pushers":                               FromPreset,
+	"keep_singletons_on_main":               false,
+	"max_processes_per_unit":                4,
+	"max_upload_size":                       "50M",
 }
 
 // The presets of workers_preset; charm/topology holds what each runs.
@@ -154,6 +170,20 @@ const (
 
 // Presets are the values workers_preset accepts.
 var Presets = []string{PresetMinimal, PresetBalanced, PresetOneOfEach}
+
+// The levels of rate_limiting_level (the Python charm's presets).
+const (
+	RateLimitDefault    = "default"
+	RateLimitPermissive = "permissive"
+	RateLimitUnlimited  = "unlimited"
+)
+
+// RateLimitingLevels are the values rate_limiting_level accepts.
+var RateLimitingLevels = []string{RateLimitDefault, RateLimitPermissive, RateLimitUnlimited}
+
+// BackgroundRole is the worker role experimental_extract_background_tasks
+// moves off the main (workload.RoleBackground's name).
+const BackgroundRole = "background"
 
 // FromPreset is the value of a count option that follows the preset.
 const FromPreset = -1
@@ -224,6 +254,16 @@ func Parse(raw map[string]any) (Config, error) {
 		}
 	}
 	c.EnableMjolnir = p.boolean("enable_mjolnir")
+	c.EnableDraupnir = p.boolean("enable_draupnir")
+	c.EnableMediaSyncCleanup = p.boolean("enable_media_sync_cleanup")
+	c.RateLimitingLevel = p.str("rate_limiting_level")
+	if c.RateLimitingLevel == "" {
+		c.RateLimitingLevel = RateLimitDefault
+	}
+	if !slices.Contains(RateLimitingLevels, c.RateLimitingLevel) {
+		// The Python charm silently used the default here.
+		p.fail("rate_limiting_level", fmt.Sprintf("%q is not a level: use one of %s", c.RateLimitingLevel, strings.Join(RateLimitingLevels, ", ")))
+	}
 
 	c.FederationDomainWhitelist = p.csv("federation_domain_whitelist", func(s string) string {
 		if !hostnameRE.MatchString(s) {
@@ -318,6 +358,19 @@ func Parse(raw map[string]any) (Config, error) {
 			c.WorkerCounts[o.role] = n
 		}
 		*o.field(&c) = n
+	}
+	c.ExtractBackgroundTasks = p.boolean("experimental_extract_background_tasks")
+	if c.ExtractBackgroundTasks {
+		// The same as worker_counts background=1; set in one place.
+		switch n, set := c.WorkerCounts[BackgroundRole]; {
+		case set && n == 0:
+			p.fail("experimental_extract_background_tasks", "is true but worker_counts sets background=0: set it in one place")
+		case !set:
+			if c.WorkerCounts == nil {
+				c.WorkerCounts = map[string]int{}
+			}
+			c.WorkerCounts[BackgroundRole] = 1
+		}
 	}
 	c.KeepSingletonsOnMain = p.boolean("keep_singletons_on_main")
 	c.MaxProcessesPerUnit = p.count("max_processes_per_unit", 1, 64)

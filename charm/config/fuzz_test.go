@@ -57,6 +57,10 @@ var fuzzOptions = []string{
 	"keep_singletons_on_main",
 	"max_processes_per_unit",
 	"max_upload_size",
+	"rate_limiting_level",
+	"experimental_extract_background_tasks",
+	"enable_media_sync_cleanup",
+	"enable_draupnir",
 }
 
 // Value kinds FuzzParseOption gives an option: config-get types values as
@@ -115,6 +119,11 @@ func FuzzParseOption(f *testing.F) {
 	add("max_processes_per_unit", kindInt, "", 64, false)
 	add("max_upload_size", kindString, "100M", 0, false)
 	add("max_upload_size", kindString, "1G", 0, false)
+	add("rate_limiting_level", kindString, "permissive", 0, false)
+	add("experimental_extract_background_tasks", kindBool, "", 0, true)
+	add("enable_media_sync_cleanup", kindBool, "", 0, true)
+	add("enable_draupnir", kindString, "true", 0, false)
+	add("rate_limiting_level", kindString, "fast", 0, false)
 	// Known-bad values (the bad input table and their neighbours).
 	add("server_name", kindString, "", 0, false)
 	add("server_name", kindString, "exa mple.com", 0, false)

@@ -191,6 +191,12 @@ func (x *decider) run() {
 	if !ok {
 		return
 	}
+	if in.appServices, ok = x.matrixAuth(secrets); !ok {
+		return
+	}
+	if !x.options() {
+		return
+	}
 	preferred := x.preferredMain(hv)
 	if preferred == "" {
 		preferred = x.pythonPreferredMain()
@@ -294,6 +300,7 @@ func (x *decider) homeserver(in inputs) workload.Homeserver {
 		// After a switch the Python charm's media stays where it is.
 		MediaStorePath: s.Python.MediaStore,
 		SAML:           in.saml,
+		AppServices:    in.appServices,
 	}
 }
 

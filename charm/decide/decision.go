@@ -20,6 +20,9 @@ type Decision struct {
 	// UpdateSecret replaces the application secret's content (leader):
 	// the same keys plus one the secret lacked.
 	UpdateSecret *SecretUpdate
+	// ProvidedSecrets are the secrets given to matrix-auth requirers
+	// (leader): created or updated, then granted and named on relations.
+	ProvidedSecrets []ProvidedSecret
 	// VolumeID is written on this unit's /data volume when set: it names
 	// the volume, so the unit holding the homeserver's data is found again.
 	VolumeID string

@@ -18,6 +18,8 @@ type inputs struct {
 	saml        *workload.SAML
 	ingressURL  string
 	logTargets  map[string]workload.LogTarget
+	// appServices are the matrix-auth registrations to render.
+	appServices []workload.AppService
 	// notes are appended to an active status, in this order.
 	notes []string
 }

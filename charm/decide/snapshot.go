@@ -31,6 +31,11 @@ type Snapshot struct {
 	// Metrics and Dashboards are every metrics-endpoint and
 	// grafana-dashboard relation.
 	Metrics, Dashboards []*RelationView
+	// MatrixAuth is every matrix-auth relation (bridges and bots); a
+	// view's Secret is a v0 requirer's registration secret.
+	MatrixAuth []*RelationView
+	// MatrixAuthSecrets are the secrets we provide over matrix-auth.
+	MatrixAuthSecrets MatrixAuthSecrets
 	// AppSecret is the application's secret: signing key and shared
 	// Synapse secrets.
 	AppSecret AppSecret
@@ -154,6 +159,9 @@ type ImageFacts struct {
 	// image has them. A module not checked is absent: the configuration
 	// already uses it, so it was there.
 	Modules map[string]bool
+	// Programs are the files of the image that options need (absolute
+	// paths, checked only while the option is on), with whether they exist.
+	Programs map[string]bool
 	// NoSynapseUser is true when the image's /etc/passwd has no user with
 	// uid workload.SynapseUserID, which every Synapse process runs as.
 	NoSynapseUser bool

@@ -323,6 +323,20 @@ func (m *Model) RemoveRelation(ctx context.Context, id int) error {
 	return nil
 }
 
+// RemoteChanged runs the simulated remote application's relation-changed
+// for relation id, as when its own configuration changed (e.g. a new
+// registration); what it writes reaches our units as usual.
+func (m *Model) RemoteChanged(id int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.relations[id]
+	if r == nil || r.dying || r.remote == nil {
+		return fmt.Errorf("remote-changed: relation %d not found", id)
+	}
+	m.queueProviderLocked(r, "changed")
+	return nil
+}
+
 // finishRelationLocked drops a dying relation once every unit has run
 // relation-broken for it.
 func (m *Model) finishRelationLocked(r *relation) {
@@ -478,6 +492,27 @@ func (rr *RemoteRelation) UpdateSecret(uri string, content map[string]string) er
 	}
 	rr.m.addRevisionLocked(s, content)
 	return nil
+}
+
+// ReadSecret returns the latest content of a secret the simulated
+// application owns or was granted (through any relation, by its whole
+// application or its first unit), as "secret-get --refresh" on its leader.
+func (rr *RemoteRelation) ReadSecret(uri string) (map[string]string, error) {
+	id, err := parseSecretURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	rr.m.mu.Lock()
+	defer rr.m.mu.Unlock()
+	s := rr.m.secrets.Get(id)
+	app := rr.r.remoteApp
+	if s == nil {
+		return nil, fmt.Errorf("secret %q not found", id)
+	}
+	if !jujuc.Owns(s, "", app) && !jujuc.CanConsume(s, app+"/0", app) {
+		return nil, fmt.Errorf("secret %q: permission denied for %s", id, app)
+	}
+	return maps.Clone(s.Latest().Content), nil
 }
 
 // AddHost makes name resolve to addr in every container (for a service

@@ -21,16 +21,33 @@ const checkDir = "/tmp/synapse-charm-check"
 // checkScript loads each process's configuration with the image's Synapse,
 // as the process itself would at start, and reports what Synapse rejects.
 const checkScript = `
-import json, sys
+import json, os, sys
 from synapse.config.homeserver import HomeServerConfig
 p = json.load(sys.stdin)
 out = {}
+
+def load_appservices(config):
+    # Loaded at process start, not by load_config: one file at a time
+    # first, so the message names the registration Synapse refuses.
+    from synapse.config.appservice import load_appservices as load
+    files = config.appservice.app_service_config_files
+    for f in files:
+        try:
+            load(config.server.server_name, [f])
+        except BaseException as e:
+            raise Exception("application service registration %s: %s" % (os.path.basename(f), str(e).strip() or type(e).__name__))
+    try:
+        load(config.server.server_name, files)
+    except BaseException:
+        # Synapse's message quotes the as_token: never into a status.
+        raise Exception("application service registrations reuse an id or an as_token")
+
 for name, paths in p["checks"].items():
     argv = []
     for path in paths:
         argv += ["--config-path", path]
     try:
-        HomeServerConfig.load_config("synapse charm config check", argv)
+        load_appservices(HomeServerConfig.load_config("synapse charm config check", argv))
     except SystemExit as e:
         out[name] = "Synapse exited loading the configuration (%s)" % e.code
     except BaseException as e:
