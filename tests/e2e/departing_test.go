@@ -54,7 +54,7 @@ func TestDepartingLeaderKeepsMain(t *testing.T) {
 			teardown = append(teardown, h.Hook)
 		}
 	}
-	assert.Equal(t, []string{"data-storage-detaching", "synapse-peers-relation-departed", "database-relation-departed", "redis-relation-departed", "stop", "remove"}, teardown)
+	assert.Equal(t, []string{"data-storage-detaching", "database-relation-departed", "database-relation-broken", "redis-relation-departed", "redis-relation-broken", "synapse-peers-relation-departed", "stop", "remove"}, teardown, "the teardown order of Juju 3.6's uniter (relation/resolver.go: other relations first, each departed then broken; the peer relation last, never broken)")
 	assert.Equal(t, "synapse/0", d.m.Leader())
 	for _, p := range publishedPlans(t, d.m) {
 		assert.NotEqual(t, "synapse/1", p.plan.Main, "%s in %s published plan %d naming synapse/1 as the main", p.unit, p.hook, p.plan.Generation)
@@ -73,30 +73,35 @@ func TestDepartingLeaderKeepsMain(t *testing.T) {
 // TestDepartingPeerLostDroppedByUpdateStatus (issue 20): the unit
 // that stays never receives relation-departed for the unit that left
 // (seen on Juju 4.0); goal-state no longer lists it, so the leader drops
-// it by its next update-status and settles active.
+// it by its next update-status and settles active. Run as Juju 3.6 and
+// as Juju 4.0 plays it.
 func TestDepartingPeerLostDroppedByUpdateStatus(t *testing.T) {
-	d := newDeployment(t, 2, func(o *sim.Options) { o.LoseDeparted = true })
-	d.integrate("postgresql")
-	d.integrate("redis")
-	d.requireActive()
-	require.True(t, planNames(d.plan(), "synapse/1"))
-	mark := len(d.m.Recorder().Hooks())
-	require.NoError(t, d.m.Scale(d.ctx, 1))
-	d.waitIdle()
-	for _, h := range d.m.Recorder().HooksSince(mark) {
-		assert.False(t, h.Unit == "synapse/0" && strings.HasSuffix(h.Hook, "-relation-departed"), "the fault delivered %s", h.String())
-	}
+	for _, juju := range []sim.Juju{sim.Juju36, sim.Juju40} {
+		t.Run(juju.String(), func(t *testing.T) {
+			d := newDeployment(t, 2, func(o *sim.Options) { o.LoseDeparted, o.Juju = true, juju })
+			d.integrate("postgresql")
+			d.integrate("redis")
+			d.requireActive()
+			require.True(t, planNames(d.plan(), "synapse/1"))
+			mark := len(d.m.Recorder().Hooks())
+			require.NoError(t, d.m.Scale(d.ctx, 1))
+			d.waitIdle()
+			for _, h := range d.m.Recorder().HooksSince(mark) {
+				assert.False(t, h.Unit == "synapse/0" && strings.HasSuffix(h.Hook, "-relation-departed"), "the fault delivered %s", h.String())
+			}
 
-	d.m.UpdateStatus()
-	d.waitIdle()
-	plan := d.plan()
-	assert.False(t, planNames(plan, "synapse/1"), "plan %d still names synapse/1 after update-status: %+v", plan.Generation, plan)
-	assert.Equal(t, "synapse/0", plan.Main)
-	msgs := d.requireActive()
-	t.Logf("after update-status: plan %d, status %q", plan.Generation, msgs["synapse/0"])
-	assert.Equal(t, planServices(plan), d.services())
-	d.processHealth()
-	smoke(t, d.ctx, d.register("synapse/0", "bob"))
+			d.m.UpdateStatus()
+			d.waitIdle()
+			plan := d.plan()
+			assert.False(t, planNames(plan, "synapse/1"), "plan %d still names synapse/1 after update-status: %+v", plan.Generation, plan)
+			assert.Equal(t, "synapse/0", plan.Main)
+			msgs := d.requireActive()
+			t.Logf("after update-status: plan %d, status %q", plan.Generation, msgs["synapse/0"])
+			assert.Equal(t, planServices(plan), d.services())
+			d.processHealth()
+			smoke(t, d.ctx, d.register("synapse/0", "bob"))
+		})
+	}
 }
 
 // planNames reports whether a plan gives unit the main or any process.

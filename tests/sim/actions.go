@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	jujucharm "github.com/juju/charm/v12"
+	"gopkg.in/yaml.v3"
 )
 
 // Action tools (jujuc action-*.go) and running actions and commands.
@@ -168,6 +172,10 @@ func (m *Model) RunAction(ctx context.Context, unitName, name string, params map
 			m.mu.Unlock()
 			return nil, fmt.Errorf("run: action %q not defined on unit %q", name, unitName)
 		}
+		if err := m.validateActionParams(name, am, params); err != nil {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("run %s: %w", name, err)
+		}
 		for k, schema := range am.Params {
 			if d, ok := schema["default"]; ok {
 				p[k] = d
@@ -258,4 +266,37 @@ func (m *Model) Exec(ctx context.Context, unitName string, opts ExecOptions) (*E
 		return nil, fmt.Errorf("exec on %s: %w", unitName, pr.err)
 	}
 	return &ExecResult{Stdout: pr.stdout, Stderr: pr.stderr, Code: pr.code}, nil
+}
+
+// validateActionParams checks parameters as the controller does before it
+// queues an action: against the action's JSON schema as Juju builds it
+// (charm/v12's ReadActionsYaml, what 3.6 runs), closed to unknown
+// parameters on Juju 4 unless the action says additionalProperties.
+func (m *Model) validateActionParams(name string, am ActionMeta, params map[string]any) error {
+	def := am.Schema
+	if def == nil {
+		def = map[string]any{"description": am.Description}
+		if am.Params != nil {
+			def["params"] = am.Params
+		}
+	}
+	data, err := yaml.Marshal(map[string]any{name: def})
+	if err != nil {
+		return fmt.Errorf("action schema: %w", err)
+	}
+	actions, err := jujucharm.ReadActionsYaml(m.meta.Name, bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("action schema: %w", err)
+	}
+	spec, ok := actions.ActionSpecs[name]
+	if !ok {
+		return fmt.Errorf("action schema: %q missing", name)
+	}
+	if _, set := def["additionalProperties"]; !set && m.mode().closedActions {
+		spec.Params["additionalProperties"] = false
+	}
+	if params == nil {
+		params = map[string]any{}
+	}
+	return spec.ValidateParams(params)
 }

@@ -71,6 +71,9 @@ type ActionMeta struct {
 	Description string
 	// Params maps parameter names to their JSON schema.
 	Params map[string]map[string]any
+	// Schema is the action's whole definition as declared (description,
+	// params, required, additionalProperties, ...).
+	Schema map[string]any
 }
 
 // DefaultSynapseMeta is the metadata used when the charm root holds no
@@ -134,8 +137,27 @@ type rawOption struct {
 }
 
 type rawAction struct {
-	Description string                    `yaml:"description"`
-	Params      map[string]map[string]any `yaml:"params"`
+	Description string
+	Params      map[string]map[string]any
+	Schema      map[string]any
+}
+
+// UnmarshalYAML keeps the whole definition besides the fields read here:
+// Juju validates parameters against all of it (required,
+// additionalProperties, ...).
+func (a *rawAction) UnmarshalYAML(value *yaml.Node) error {
+	var fields struct {
+		Description string                    `yaml:"description"`
+		Params      map[string]map[string]any `yaml:"params"`
+	}
+	if err := value.Decode(&fields); err != nil {
+		return err
+	}
+	if err := value.Decode(&a.Schema); err != nil {
+		return err
+	}
+	a.Description, a.Params = fields.Description, fields.Params
+	return nil
 }
 
 // LoadCharmMeta reads metadata.yaml, charmcraft.yaml, config.yaml and

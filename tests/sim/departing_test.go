@@ -2,56 +2,11 @@ package sim
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// TestTeardownKeepsLeader: with Options.TeardownKeepsLeader a departing
-// leader answers is-leader true through storage-detaching,
-// relation-departed (naming itself), stop and remove, runs no
-// relation-broken, and leadership passes only once it is gone.
-func TestTeardownKeepsLeader(t *testing.T) {
-	log := filepath.Join(t.TempDir(), "leader.log")
-	m := newModel(t, `
-if [ "$JUJU_UNIT_NAME" = synapse/1 ]; then
-  echo "$JUJU_HOOK_NAME $(is-leader --format=json) $JUJU_DEPARTING_UNIT" >> `+log+`
-fi
-exit 0
-`, Options{TeardownKeepsLeader: true})
-	deploy(t, m, 2)
-	integrate(t, m, postgresApp(), "database")
-	require.NoError(t, m.SetLeader("synapse/1"))
-	waitIdle(t, m)
-	require.NoError(t, os.Remove(log))
-	mark := len(m.Recorder().Hooks())
-	require.NoError(t, m.Scale(testCtx(t), 1))
-	waitIdle(t, m)
-	hooks := hookNames(m, mark)
-	assert.Equal(t, []string{
-		"data-storage-detaching",
-		"synapse-peers-relation-departed synapse/0",
-		"database-relation-departed postgresql-k8s/0",
-		"stop",
-		"remove",
-	}, unitHooks(hooks, "synapse/1"))
-	got, err := os.ReadFile(log)
-	require.NoError(t, err)
-	assert.Equal(t, []string{
-		"data-storage-detaching true ",
-		"synapse-peers-relation-departed true synapse/1",
-		"database-relation-departed true synapse/1",
-		"stop true ",
-		"remove true ",
-	}, strings.Split(strings.TrimSuffix(string(got), "\n"), "\n"))
-	assert.Equal(t, "synapse/0", m.Leader())
-	s0 := unitHooks(hooks, "synapse/0")
-	assert.Equal(t, "leader-elected", s0[len(s0)-1], "leadership passes once the departing leader is removed: %v", s0)
-}
 
 // TestLoseDeparted: with Options.LoseDeparted the unit that stays never
 // runs relation-departed and relation-list keeps the removed peer, while

@@ -1,7 +1,8 @@
 // Package sim is a Juju unit-agent simulator: it runs a charm binary as the
 // dispatch of a simulated Kubernetes (sidecar) application, the way the
-// Juju 3.6 unit agent does, so that the charm can be tested end to end
-// without Juju or Kubernetes.
+// Juju 3.6 unit agent does (or, with Options.Juju = Juju40, Juju 4.0's;
+// mode.go), so that the charm can be tested end to end without Juju or
+// Kubernetes.
 //
 // A Model holds one application (the charm under test), its units, its
 // config, its relations with their application and unit databags, secrets
@@ -23,12 +24,14 @@
 // status-set, application-version-set and juju-log act at once.
 //
 // Hooks fire in Juju's order for each operation (Deploy, AddUnit, Scale,
-// RemoveUnit, SetLeader, ConfigSet, Integrate, RemoveRelation,
-// RestartContainer, UpdateStatus, SecretChanged, RunAction) and run, one at
+// RemoveUnit, DeletePod, Refresh, SetLeader, ConfigSet, Integrate,
+// RemoveRelation, RestartContainer, UpdateStatus, SecretChanged, RunAction)
+// and run, one at
 // a time, in WaitIdle. A failing hook puts its unit in error, is retried
 // with backoff, and leaves the model unchanged.
 //
-// Each unit has a loopback address 127.A.B.(N+1) and the stable DNS names
+// Each unit has a loopback address 127.A.B.(N+1) (the application's
+// service address is 127.A.B.254) and the stable DNS names
 // Kubernetes gives its pod; one hosts file maps them all, for the
 // containers to bind-mount at /etc/hosts. The containers themselves come
 // from a Workload: NoWorkload (nothing runs) or BedWorkload (real Pebble

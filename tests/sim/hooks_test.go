@@ -78,9 +78,9 @@ func TestIntegrateHookOrder(t *testing.T) {
 	for _, u := range []string{"synapse/0", "synapse/1"} {
 		assert.Equal(t, []string{
 			"database-relation-created",
+			"database-relation-changed postgresql-k8s", // the application bag, before joined as in Juju's resolver
 			"database-relation-joined postgresql-k8s/0",
 			"database-relation-changed postgresql-k8s/0",
-			"database-relation-changed postgresql-k8s", // the application bag
 		}, unitHooks(hooks, u), u)
 	}
 	// The environment of a relation hook.
@@ -145,13 +145,14 @@ exit 0
 	require.NoError(t, m.Scale(testCtx(t), 2))
 	waitIdle(t, m)
 	hooks := hookNames(m, mark)
+	// Other relations first, peers last, and no relation-broken on a peer
+	// relation (Juju 3.6's relation resolver).
 	assert.Equal(t, []string{
 		"data-storage-detaching",
-		"synapse-peers-relation-departed synapse/0",
-		"synapse-peers-relation-departed synapse/1",
-		"synapse-peers-relation-broken",
 		"database-relation-departed postgresql-k8s/0",
 		"database-relation-broken",
+		"synapse-peers-relation-departed synapse/0",
+		"synapse-peers-relation-departed synapse/1",
 		"stop",
 		"remove",
 	}, unitHooks(hooks, "synapse/2"))
@@ -179,7 +180,7 @@ exit 0
 	assert.Equal(t, "alive", u2.Life)
 	rel, _ := m.RelationOn("synapse-peers")
 	assert.NotContains(t, rel.UnitData["synapse/2"], "stale", "a new unit starts with a fresh bag")
-	assert.Equal(t, u2.Address, rel.UnitData["synapse/2"]["private-address"])
+	assert.Equal(t, m.ServiceAddress(), rel.UnitData["synapse/2"]["private-address"], "the ingress address Juju seeds is the service's")
 }
 
 func TestRemoveLeaderElectsAnother(t *testing.T) {
@@ -189,7 +190,8 @@ func TestRemoveLeaderElectsAnother(t *testing.T) {
 	require.NoError(t, m.RemoveUnit(testCtx(t), "synapse/0"))
 	waitIdle(t, m)
 	assert.Equal(t, "synapse/1", m.Leader())
-	assert.Equal(t, []string{"leader-elected", "synapse-peers-relation-departed synapse/0"}, unitHooks(hookNames(m, mark), "synapse/1"))
+	assert.Equal(t, []string{"synapse-peers-relation-departed synapse/0", "leader-elected"}, unitHooks(hookNames(m, mark), "synapse/1"),
+		"the departing leader keeps the lease until it is dead")
 }
 
 func TestLeaderChange(t *testing.T) {

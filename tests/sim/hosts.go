@@ -50,6 +50,18 @@ func (ab *addressBlock) unitAddress(n int) string {
 	return fmt.Sprintf("127.%d.%d.%d", ab.a, ab.b, n+1)
 }
 
+// ServiceAddress is the application's Kubernetes service address, which
+// network-get and the relation bags give as the units' ingress address.
+func (m *Model) ServiceAddress() string {
+	return m.addrs.serviceAddress()
+}
+
+// serviceAddress is the application's Kubernetes service address, the
+// block's last address: unit numbers stop at 252 (.253).
+func (ab *addressBlock) serviceAddress() string {
+	return fmt.Sprintf("127.%d.%d.254", ab.a, ab.b)
+}
+
 func (ab *addressBlock) release() {
 	if ab == nil || ab.lock == nil {
 		return

@@ -92,6 +92,7 @@ type unit struct {
 	ports          []openPort
 
 	// The agent's progress, which decides the next hook.
+	phase           phase // picks the hook order until it has started
 	pendingStorage  []string
 	attachedStorage []string
 	installed       bool

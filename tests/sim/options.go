@@ -27,17 +27,21 @@ type Options struct {
 	Dir string
 	// Workload starts and stops each unit's containers. Default NoWorkload{}.
 	Workload Workload
-	// JujuVersion is JUJU_VERSION. Default "3.6.25". A 4.x version drops
-	// the legacy leader-settings-changed hook.
+	// Juju selects the Juju played: Juju36 (the default) or Juju40; see
+	// mode.go for what differs.
+	Juju Juju
+	// JujuVersion is JUJU_VERSION. Default "3.6.25" (Juju36) or "4.0.15"
+	// (Juju40). A 4.x version also drops the legacy leader-settings-changed
+	// hook.
 	JujuVersion string
-	// TeardownKeepsLeader runs a departing unit's teardown as Juju 4.0
-	// does (and as 3.6's source implies for leadership): a departing
-	// leader stays leader through <storage>-storage-detaching,
+	// TeardownKeepsLeader is what both modes do, as Juju 3.6's and 4.x's
+	// source and a real 4.0 controller show: a departing leader keeps its
+	// lease (is-leader true) through <storage>-storage-detaching,
 	// -relation-departed (JUJU_DEPARTING_UNIT naming itself), stop and
-	// remove; leadership passes (leader-elected on the lowest live unit)
-	// only once it is removed; and the departing unit gets no
-	// -relation-broken. Default false: leadership moves as the unit is
-	// removed, and the unit runs relation-broken.
+	// remove, since the lease is revoked only when the unit is dead
+	// (apiserver/common/unit.go RevokeLeadershipFunc); leadership passes
+	// (leader-elected on the lowest live unit) once it is removed. Kept for
+	// the callers that set it; it changes nothing.
 	TeardownKeepsLeader bool
 	// LoseDeparted is a fault seen on Juju 4.0: the units that stay never
 	// receive -relation-departed for a removed peer, and their
@@ -66,9 +70,8 @@ type Options struct {
 }
 
 const (
-	defaultApp         = "synapse"
-	defaultModelName   = "sim"
-	defaultJujuVersion = "3.6.25"
+	defaultApp       = "synapse"
+	defaultModelName = "sim"
 )
 
 func (o *Options) withDefaults() Options {
@@ -86,7 +89,7 @@ func (o *Options) withDefaults() Options {
 		out.Workload = NoWorkload{}
 	}
 	if out.JujuVersion == "" {
-		out.JujuVersion = defaultJujuVersion
+		out.JujuVersion = modes[out.Juju].version
 	}
 	if out.HookTimeout == 0 {
 		out.HookTimeout = 5 * time.Minute

@@ -193,7 +193,7 @@ func TestRedis(t *testing.T) {
 	hosts, _ := os.ReadFile(m.HostsFile())
 	assert.Contains(t, string(hosts), "127.0.0.1\t"+fqdn+"\n")
 	assert.Equal(t, []string{
-		"redis-relation-created", "redis-relation-joined redis-k8s/0", "redis-relation-changed redis-k8s/0", "redis-relation-changed redis-k8s",
+		"redis-relation-created", "redis-relation-changed redis-k8s", "redis-relation-joined redis-k8s/0", "redis-relation-changed redis-k8s/0",
 	}, unitHooks(hookNames(m, mark), "synapse/1"))
 }
 

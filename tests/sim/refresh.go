@@ -43,6 +43,21 @@ func (m *Model) Refresh(ctx context.Context, charm string) error {
 	return nil
 }
 
+// DeletePod deletes a unit's pod (like "kubectl delete pod"); Kubernetes
+// recreates it with the same storage. The old pod's agent runs stop as it
+// terminates; the new pod's charm directory is new, so its agent runs
+// upgrade-charm, then config-changed and start (the start a sidecar agent
+// runs on every new pod: 3.6's uniter.go sets rebootDetected), then
+// <container>-pebble-ready for each container up (leader-settings-changed
+// on a follower on Juju 3). Hooks run here, as in WaitIdle.
+func (m *Model) DeletePod(ctx context.Context, name string) error {
+	m.logf("delete pod of %s", name)
+	if err := m.refreshUnit(ctx, name); err != nil {
+		return fmt.Errorf("delete pod of %s: %w", name, err)
+	}
+	return nil
+}
+
 func (m *Model) refreshUnit(ctx context.Context, name string) error {
 	m.mu.Lock()
 	u := m.units[name]
@@ -87,7 +102,8 @@ func (m *Model) recreatePod(ctx context.Context, u *unit) error {
 	// A new pod's agent starts the unit again: config-changed, start.
 	u.started = false
 	u.configSeen = 0
-	u.refreshSettings = m.leader != name
+	u.refreshSettings = m.leader != name && m.leaderSettingsLocked()
+	u.phase = phaseRecreated
 	u.workload = nil
 	for _, c := range up {
 		u.workload = append(u.workload, workloadEvent{hook: "pebble-ready", container: c})

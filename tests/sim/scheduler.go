@@ -9,29 +9,24 @@ import (
 )
 
 // The scheduler plays each unit's agent: from the unit's progress and the
-// model it derives the next hook, in the order of Juju 3.6's uniter
-// resolver on Kubernetes:
+// model it derives the next hook, as Juju's uniter resolver does on
+// Kubernetes:
 //
 //   - a dying unit: <storage>-storage-detaching, then it leaves its
-//     relations (relation-departed for each remote unit, then
-//     relation-broken), then stop, then remove;
-//   - install;
-//   - relation-created for every relation the unit has not seen created;
-//   - leader-elected (the leader) or leader-settings-changed (others, Juju 3
-//     only);
-//   - config-changed, start (the initial chain);
-//   - <container>-pebble-* for each container event (pebble-ready once its
-//     Pebble is up);
-//   - secret-changed;
-//   - <storage>-storage-attached (on Kubernetes only after start: Juju's
-//     storage resolver waits for Started in CAAS models);
-//   - config-changed when the config changed;
-//   - relation hooks, relation by relation: departed, joined (always followed
-//     by changed for the same unit), changed for each remote unit whose bag
-//     changed, changed for the remote application when its bag changed
-//     (unit empty; on a peer relation every unit gets it, the writing leader
-//     included, as Juju 3.6 does), broken;
-//   - update-status.
+//     relations, other relations first and peers last (relation-departed
+//     for each remote unit, then relation-broken, never on a peer
+//     relation), then stop, then remove;
+//   - a live unit: the steps of its mode's order (mode.go): install,
+//     stop/upgrade-charm of a recreated pod, relation-created,
+//     leader-elected or leader-settings-changed (Juju 3 only), config-changed
+//     and start, <container>-pebble-*, secret-changed,
+//     <storage>-storage-attached, config-changed after a change, relation
+//     hooks, update-status;
+//   - relation hooks, relation by relation: changed right after joined,
+//     departed, broken, changed for the remote application when its bag
+//     changed (unit empty; on a peer relation every unit gets it, the
+//     writing leader included, as Juju 3.6 does), joined, changed for each
+//     remote unit whose bag changed.
 //
 // Hooks run one at a time per model, round-robin over the units. Remote
 // applications' hooks run before our units' whenever one is queued.
@@ -246,38 +241,59 @@ func (m *Model) nextHookLocked(u *unit) *hookSpec {
 		}
 		return &hookSpec{kind: "hook", name: "stop", relID: -1, after: func() { u.stopped = true }}
 	}
-	if !u.installed {
+	for _, st := range m.order(u) {
+		if spec := m.stepHookLocked(u, st); spec != nil {
+			return spec
+		}
+	}
+	return nil
+}
+
+// stepHookLocked is the hook one step offers a live unit now, or nil.
+func (m *Model) stepHookLocked(u *unit, st step) *hookSpec {
+	configChanged := func() *hookSpec {
+		v := m.configVersion
+		return &hookSpec{kind: "hook", name: "config-changed", relID: -1, after: func() { u.configSeen = v }}
+	}
+	// Nothing but install before install.
+	if !u.installed && st != stepInstall {
+		return nil
+	}
+	switch st {
+	case stepInstall:
+		if u.installed {
+			return nil
+		}
 		return &hookSpec{kind: "hook", name: "install", relID: -1, after: func() {
 			u.installed = true
 			if u.workloadStatus.Status == "maintenance" && u.workloadStatus.Message == "installing charm software" {
 				u.setWorkloadStatus(Status{Status: "unknown", Since: time.Now().UTC()})
 			}
 		}}
-	}
-	if spec := m.refreshHookLocked(u); spec != nil {
-		return spec
-	}
-	for _, r := range m.sortedRelations() {
-		ur := u.rel[r.id]
-		if ur == nil || ur.created || r.dying {
-			continue
+	case stepRefresh:
+		return m.refreshHookLocked(u)
+	case stepCreated:
+		for _, r := range m.sortedRelations() {
+			ur := u.rel[r.id]
+			if ur == nil || ur.created || r.dying {
+				continue
+			}
+			r := r
+			return &hookSpec{kind: "hook", name: r.endpoint + "-relation-created", relID: r.id, remoteApp: r.remoteApp,
+				before: func() { m.enterScopeLocked(r, u, ur) },
+				after:  func() { ur.created = true }}
 		}
-		r := r
-		return &hookSpec{kind: "hook", name: r.endpoint + "-relation-created", relID: r.id, remoteApp: r.remoteApp,
-			before: func() { m.enterScopeLocked(r, u, ur) },
-			after:  func() { ur.created = true }}
-	}
-	if u.leaderElected {
-		return &hookSpec{kind: "hook", name: "leader-elected", relID: -1, after: func() { u.leaderElected = false }}
-	}
-	if u.leaderSettings {
-		return &hookSpec{kind: "hook", name: "leader-settings-changed", relID: -1, after: func() { u.leaderSettings = false }}
-	}
-	configChanged := func() *hookSpec {
-		v := m.configVersion
-		return &hookSpec{kind: "hook", name: "config-changed", relID: -1, after: func() { u.configSeen = v }}
-	}
-	if !u.started {
+	case stepLeadership:
+		if u.leaderElected {
+			return &hookSpec{kind: "hook", name: "leader-elected", relID: -1, after: func() { u.leaderElected = false }}
+		}
+		if u.leaderSettings {
+			return &hookSpec{kind: "hook", name: "leader-settings-changed", relID: -1, after: func() { u.leaderSettings = false }}
+		}
+	case stepStart:
+		if u.started {
+			return nil
+		}
 		if u.configSeen < m.configVersion {
 			return configChanged()
 		}
@@ -286,36 +302,49 @@ func (m *Model) nextHookLocked(u *unit) *hookSpec {
 			u.leaderSettings = u.leaderSettings || u.refreshSettings
 			u.refreshSettings = false
 		}}
-	}
-	if len(u.workload) > 0 {
-		ev := u.workload[0]
-		return &hookSpec{kind: "hook", name: ev.container + "-" + ev.hook, relID: -1, container: ev.container,
-			checkName: ev.check, noticeKey: ev.noticeKey, noticeID: ev.noticeID,
-			after: func() { u.workload = removeWorkloadEvent(u.workload, ev) }}
-	}
-	if len(u.secretChanged) > 0 {
-		id := u.secretChanged[0]
-		return &hookSpec{kind: "hook", name: "secret-changed", relID: -1, secretID: id,
-			after: func() { u.secretChanged = removeString(u.secretChanged, id) }}
-	}
-	// On Kubernetes the storage is provisioned with the pod, and Juju runs
-	// storage-attached only once the unit has started.
-	if len(u.pendingStorage) > 0 {
-		st := u.pendingStorage[0]
-		return &hookSpec{kind: "hook", name: st + "-storage-attached", relID: -1, storage: st,
-			after: func() {
-				u.pendingStorage = removeString(u.pendingStorage, st)
-				u.attachedStorage = append(u.attachedStorage, st)
-			}}
-	}
-	if u.configSeen < m.configVersion {
-		return configChanged()
-	}
-	if spec := m.nextRelationHookLocked(u); spec != nil {
-		return spec
-	}
-	if u.updateStatus {
-		return &hookSpec{kind: "hook", name: "update-status", relID: -1, after: func() { u.updateStatus = false }}
+	case stepWorkload:
+		if len(u.workload) > 0 {
+			ev := u.workload[0]
+			return &hookSpec{kind: "hook", name: ev.container + "-" + ev.hook, relID: -1, container: ev.container,
+				checkName: ev.check, noticeKey: ev.noticeKey, noticeID: ev.noticeID,
+				after: func() { u.workload = removeWorkloadEvent(u.workload, ev) }}
+		}
+	case stepSecrets:
+		if len(u.secretChanged) > 0 {
+			id := u.secretChanged[0]
+			return &hookSpec{kind: "hook", name: "secret-changed", relID: -1, secretID: id,
+				after: func() { u.secretChanged = removeString(u.secretChanged, id) }}
+		}
+	case stepStorage:
+		// The storage comes with the pod; Juju's storage resolver runs
+		// storage-attached whenever no other hook is in progress (on
+		// Kubernetes never between config-changed and start).
+		if len(u.pendingStorage) > 0 {
+			st := u.pendingStorage[0]
+			return &hookSpec{kind: "hook", name: st + "-storage-attached", relID: -1, storage: st,
+				after: func() {
+					u.pendingStorage = removeString(u.pendingStorage, st)
+					u.attachedStorage = append(u.attachedStorage, st)
+				}}
+		}
+	case stepConfig:
+		if u.started && u.configSeen < m.configVersion {
+			return configChanged()
+		}
+	case stepAppChanged:
+		for _, r := range m.hookRelations() {
+			if ur := u.rel[r.id]; ur != nil && ur.inScope && !ur.broken {
+				if spec := m.appChangedLocked(u, r, ur); spec != nil {
+					return spec
+				}
+			}
+		}
+	case stepRelations:
+		return m.nextRelationHookLocked(u)
+	case stepUpdateStatus:
+		if u.updateStatus {
+			return &hookSpec{kind: "hook", name: "update-status", relID: -1, after: func() { u.updateStatus = false }}
+		}
 	}
 	return nil
 }
@@ -340,9 +369,25 @@ func removeString(list []string, s string) []string {
 	return out
 }
 
+// hookRelations are the relations in the order the uniter's relation
+// resolver visits them: peer relations last, so that the other relations'
+// hooks can rely on the peers still being there (internal/worker/uniter/
+// relation/resolver.go in 3.6 and 4.x).
+func (m *Model) hookRelations() []*relation {
+	var out, peers []*relation
+	for _, r := range m.sortedRelations() {
+		if r.peer {
+			peers = append(peers, r)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return append(out, peers...)
+}
+
 // nextRelationHookLocked derives the next relation hook of a unit.
 func (m *Model) nextRelationHookLocked(u *unit) *hookSpec {
-	for _, r := range m.sortedRelations() {
+	for _, r := range m.hookRelations() {
 		ur := u.rel[r.id]
 		if ur == nil || ur.broken {
 			continue
@@ -362,11 +407,31 @@ func (m *Model) nextRelationHookLocked(u *unit) *hookSpec {
 	return nil
 }
 
+// relationHookLocked is nextHookForRelation of Juju's relation resolver:
+// relation-changed right after a joined, departed for units gone, broken
+// once a dying relation (or the relation of a dying unit) has no members
+// left (never on a peer relation), relation-changed for the remote
+// application's bag, then joined for new units and changed for the bags
+// that moved.
 func (m *Model) relationHookLocked(u *unit, r *relation, ur *unitRelation) *hookSpec {
 	members := m.members(r, u)
 	isMember := map[string]bool{}
 	for _, n := range members {
 		isMember[n] = true
+	}
+	changed := func(n string) *hookSpec {
+		ver := 0
+		if b := r.remoteUnitBag(n); b != nil {
+			ver = b.version
+		}
+		return &hookSpec{kind: "hook", name: r.endpoint + "-relation-changed", relID: r.id,
+			remoteUnit: n, remoteApp: r.remoteApp,
+			after: func() { delete(ur.needsChanged, n); ur.seen[n] = ver }}
+	}
+	for _, n := range members {
+		if ur.needsChanged[n] {
+			return changed(n)
+		}
 	}
 	// Departed: units this unit saw join that are no longer members.
 	for _, n := range sortedUnitNames(ur.joined) {
@@ -385,21 +450,25 @@ func (m *Model) relationHookLocked(u *unit, r *relation, ur *unitRelation) *hook
 				delete(ur.needsChanged, n)
 			}}
 	}
-	// changed right after joined, for the same unit; then the next joined;
-	// then changed for every bag that moved.
-	changed := func(n string) *hookSpec {
-		ver := 0
-		if b := r.remoteUnitBag(n); b != nil {
-			ver = b.version
+	if (r.dying || u.life == dying) && len(ur.joined) == 0 {
+		leave := func() {
+			ur.broken = true
+			ur.inScope = false
+			if !r.peer {
+				m.queueProviderLocked(r, "changed")
+			}
+			m.finishRelationLocked(r)
 		}
-		return &hookSpec{kind: "hook", name: r.endpoint + "-relation-changed", relID: r.id,
-			remoteUnit: n, remoteApp: r.remoteApp,
-			after: func() { delete(ur.needsChanged, n); ur.seen[n] = ver }}
+		if r.peer {
+			// "you cannot depart peer relations": no relation-broken.
+			leave()
+			return nil
+		}
+		return &hookSpec{kind: "hook", name: r.endpoint + "-relation-broken", relID: r.id, remoteApp: r.remoteApp,
+			after: leave}
 	}
-	for _, n := range members {
-		if ur.needsChanged[n] {
-			return changed(n)
-		}
+	if spec := m.appChangedLocked(u, r, ur); spec != nil {
+		return spec
 	}
 	for _, n := range members {
 		if ur.joined[n] {
@@ -415,30 +484,19 @@ func (m *Model) relationHookLocked(u *unit, r *relation, ur *unitRelation) *hook
 			return changed(n)
 		}
 	}
-	if !r.dying && u.life == alive && r.remoteAppBag.version > ur.seenApp {
-		ver := r.remoteAppBag.version
-		return &hookSpec{kind: "hook", name: r.endpoint + "-relation-changed", relID: r.id,
-			remoteApp: r.remoteApp, after: func() { ur.seenApp = ver }}
-	}
-	if (r.dying || u.life == dying) && len(ur.joined) == 0 {
-		leave := func() {
-			ur.broken = true
-			ur.inScope = false
-			if !r.peer {
-				m.queueProviderLocked(r, "changed")
-			}
-			m.finishRelationLocked(r)
-		}
-		if !r.dying && m.opts.TeardownKeepsLeader {
-			// Juju 4.0: a departing unit leaves its relations without
-			// relation-broken.
-			leave()
-			return nil
-		}
-		return &hookSpec{kind: "hook", name: r.endpoint + "-relation-broken", relID: r.id, remoteApp: r.remoteApp,
-			after: leave}
-	}
 	return nil
+}
+
+// appChangedLocked is relation-changed for the remote application's bag
+// (unit empty) when it moved. On a peer relation every unit gets it, the
+// writing leader included, as Juju 3.6 does.
+func (m *Model) appChangedLocked(u *unit, r *relation, ur *unitRelation) *hookSpec {
+	if r.dying || u.life != alive || r.remoteAppBag.version <= ur.seenApp {
+		return nil
+	}
+	ver := r.remoteAppBag.version
+	return &hookSpec{kind: "hook", name: r.endpoint + "-relation-changed", relID: r.id,
+		remoteApp: r.remoteApp, after: func() { ur.seenApp = ver }}
 }
 
 // departedLostLocked reports whether Options.LoseDeparted keeps u, a unit
@@ -452,8 +510,9 @@ func (m *Model) departedLostLocked(u *unit, r *relation, n string) bool {
 }
 
 // enterScopeLocked puts a unit in a relation's scope. Like Juju, the agent
-// seeds the unit's bag with its addresses (private-address,
-// ingress-address, egress-subnets).
+// seeds the unit's bag with its ingress address (private-address,
+// ingress-address, egress-subnets): on Kubernetes the application's service
+// address.
 func (m *Model) enterScopeLocked(r *relation, u *unit, ur *unitRelation) {
 	if ur.inScope {
 		return
@@ -464,7 +523,7 @@ func (m *Model) enterScopeLocked(r *relation, u *unit, ur *unitRelation) {
 	if old := r.unitBags[u.name]; old != nil {
 		b.version = old.version + 1
 	}
-	for k, v := range addressSettings(u.address) {
+	for k, v := range addressSettings(m.addrs.serviceAddress()) {
 		b.data[k] = v
 	}
 	r.unitBags[u.name] = b

@@ -275,15 +275,23 @@ func networkGet(tc *toolCall, fs *flagSet, args []string) error {
 	if !tc.m.meta.hasEndpoint(binding) {
 		return fmt.Errorf("binding name %q not defined by the unit's charm", binding)
 	}
-	addr := tc.u.address
+	// On Kubernetes the unit binds to its pod's address and is reached
+	// through the application's service address (3.6
+	// apiserver/facades/agent/uniter/networkinfocaas.go; 4.x
+	// domain/network/service/unitinfo.go, which also fills hostname).
+	addr, ingress := tc.u.address, tc.m.addrs.serviceAddress()
 	cidr := fmt.Sprintf("127.%d.%d.0/24", tc.m.addrs.a, tc.m.addrs.b)
+	bind := interfaceAddressDisplay{Address: addr, CIDR: cidr, AddressX: addr}
+	if tc.m.mode().bindHostname {
+		bind.Hostname = addr
+	}
 	display := networkInfoResultDisplay{
 		Info: []networkInfoDisplay{{
 			InterfaceName: "eth0", InterfaceNameX: "eth0",
-			Addresses: []interfaceAddressDisplay{{Address: addr, CIDR: cidr, AddressX: addr}},
+			Addresses: []interfaceAddressDisplay{bind},
 		}},
-		EgressSubnets:    []string{addr + "/32"},
-		IngressAddresses: []string{addr},
+		EgressSubnets:    []string{ingress + "/32"},
+		IngressAddresses: []string{ingress},
 	}
 	var keys []string
 	for _, k := range []string{"bind-address", "ingress-address", "egress-subnets"} {
@@ -300,7 +308,7 @@ func networkGet(tc *toolCall, fs *flagSet, args []string) error {
 	if len(keys) == 0 {
 		return writeOutput(tc, fs, display)
 	}
-	values := map[string]any{"bind-address": addr, "ingress-address": addr, "egress-subnets": display.EgressSubnets}
+	values := map[string]any{"bind-address": addr, "ingress-address": ingress, "egress-subnets": display.EgressSubnets}
 	if len(keys) == 1 {
 		return writeOutput(tc, fs, values[keys[0]])
 	}

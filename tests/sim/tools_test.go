@@ -79,10 +79,11 @@ func TestRelationGet(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(mustTool(t, m, "synapse/0", "relation-get", "--format=json", "-r", "database:1", "-", "postgresql-k8s/0")), &bag))
 	assert.Equal(t, map[string]string{"role": "primary", "private-address": "127.0.0.1", "ingress-address": "127.0.0.1", "egress-subnets": "127.0.0.1/32"}, bag)
 
-	// Our own unit bag: seeded with our address when we entered scope.
-	u0, _ := m.Unit("synapse/0")
+	// Our own unit bag: seeded with our ingress address, the application's
+	// service address on Kubernetes, when we entered scope.
+	svc := m.ServiceAddress()
 	out := mustTool(t, m, "synapse/0", "relation-get", "--format=json", "-r", "database:1", "-", "synapse/0")
-	assert.JSONEq(t, `{"egress-subnets":"`+u0.Address+`/32","ingress-address":"`+u0.Address+`","private-address":"`+u0.Address+`"}`, out)
+	assert.JSONEq(t, `{"egress-subnets":"`+svc+`/32","ingress-address":"`+svc+`","private-address":"`+svc+`"}`, out)
 
 	// Our own application bag: the leader may read it, a non-leader only on
 	// a peer relation.
@@ -221,11 +222,12 @@ func TestNetworkGet(t *testing.T) {
 	u1, _ := m.Unit("synapse/1")
 	a := u1.Address
 	cidr := regexp.MustCompile(`\.\d+$`).ReplaceAllString(a, ".0/24")
+	svc := m.ServiceAddress()
 	assert.Equal(t,
-		`{"bind-addresses":[{"mac-address":"","interface-name":"eth0","addresses":[{"hostname":"","value":"`+a+`","cidr":"`+cidr+`"}]}],"egress-subnets":["`+a+`/32"],"ingress-addresses":["`+a+`"]}`+"\n",
+		`{"bind-addresses":[{"mac-address":"","interface-name":"eth0","addresses":[{"hostname":"","value":"`+a+`","cidr":"`+cidr+`"}]}],"egress-subnets":["`+svc+`/32"],"ingress-addresses":["`+svc+`"]}`+"\n",
 		mustTool(t, m, "synapse/1", "network-get", "--format=json", "synapse-peers"))
 	assert.Equal(t, "\""+a+"\"\n", mustTool(t, m, "synapse/1", "network-get", "--format=json", "--bind-address", "database"))
-	assert.JSONEq(t, `{"bind-address":"`+a+`","ingress-address":"`+a+`"}`,
+	assert.JSONEq(t, `{"bind-address":"`+a+`","ingress-address":"`+svc+`"}`,
 		mustTool(t, m, "synapse/1", "network-get", "--format=json", "--bind-address", "--ingress-address", "juju-info"))
 	res := tool(t, m, "synapse/1", "network-get", "--format=json", "nope")
 	assert.Equal(t, 1, res.Code)

@@ -12,11 +12,11 @@ import (
 
 // Deploy deploys the application with n units (like "juju deploy -n N").
 // The peer relations exist from the start; unit 0 is the leader. Each unit
-// gets <storage>-storage-attached, install, <peer>-relation-created,
-// leader-elected (the leader; others get leader-settings-changed on Juju 3),
-// config-changed, start and <container>-pebble-ready for every container
-// its Workload reports up; then the peers join each other. Hooks run in
-// WaitIdle.
+// gets install, <peer>-relation-created, leader-elected (the leader; others
+// get leader-settings-changed on Juju 3), config-changed, start,
+// <container>-pebble-ready for every container its Workload reports up and
+// <storage>-storage-attached, in its mode's order (mode.go); then the peers
+// join each other. Hooks run in WaitIdle.
 func (m *Model) Deploy(ctx context.Context, n int) error {
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
@@ -124,11 +124,13 @@ func (m *Model) addUnit(ctx context.Context) (string, error) {
 			u.rel[r.id] = newUnitRelation()
 		}
 	}
+	u.phase = phaseJoining
 	if m.leader == "" {
 		m.leader = name
 		u.leaderElected = true
-	} else if !strings.HasPrefix(m.opts.JujuVersion, "4.") {
-		u.leaderSettings = true
+		u.phase = phaseFirst
+	} else {
+		u.leaderSettings = m.leaderSettingsLocked()
 	}
 	m.units[name] = u
 	if err := m.writeHostsLocked(); err != nil {
@@ -199,12 +201,12 @@ func (m *Model) prepareUnitDir(u *unit) error {
 // RemoveUnit removes one unit (like "juju remove-unit"; on Kubernetes,
 // scaling down removes the highest-numbered unit, see Scale). Its peers get
 // relation-departed (JUJU_DEPARTING_UNIT names it; never with
-// Options.LoseDeparted); the unit itself gets relation-departed for each
-// remote unit and relation-broken for each relation (none with
-// Options.TeardownKeepsLeader), then stop and remove, and its workload
-// stops. A departing leader hands leadership to the lowest-numbered
-// remaining unit, which gets leader-elected: at once, or with
-// Options.TeardownKeepsLeader once the unit is removed.
+// Options.LoseDeparted); the unit itself gets <storage>-storage-detaching,
+// then relation-departed for each remote unit (JUJU_DEPARTING_UNIT naming
+// itself) and relation-broken for each relation but the peer ones (other
+// relations first, peers last), then stop and remove, and its workload
+// stops. A departing leader stays leader through all of it; once it is
+// removed the lowest-numbered remaining unit gets leader-elected.
 func (m *Model) RemoveUnit(ctx context.Context, name string) error {
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
@@ -224,9 +226,6 @@ func (m *Model) removeUnit(name string) error {
 		if ur := u.rel[r.id]; ur != nil && ur.inScope && !r.peer {
 			m.queueProviderLocked(r, "changed")
 		}
-	}
-	if m.leader == name && !m.opts.TeardownKeepsLeader {
-		m.electLowestLocked()
 	}
 	m.logf("remove-unit %s", name)
 	return nil
@@ -253,7 +252,7 @@ func (m *Model) dropUnitLocked(u *unit) func(context.Context) {
 	// new unit of the same name starts with a fresh bag (enterScopeLocked).
 	delete(m.units, u.name)
 	if m.leader == u.name {
-		// TeardownKeepsLeader: the lease goes with the unit.
+		// The lease is revoked once the unit is dead.
 		m.electLowestLocked()
 	}
 	for _, s := range m.secrets.All() {

@@ -198,3 +198,20 @@ steps:
 	assert.NotEmpty(t, st.BootID)
 	assert.Empty(t, st.Error)
 }
+
+// TestRunScenarioJuju40: "juju: 4.0" plays Juju 4.0; delete-pod recreates
+// a follower's pod: stop, upgrade-charm, config-changed, start, and no
+// leader-settings-changed (3.6 adds it).
+func TestRunScenarioJuju40(t *testing.T) {
+	for juju, hooks := range map[string]int{"4.0": 4, "3.6": 5} {
+		path := scenarioDir(t, "juju: \""+juju+"\"\nsteps:\n  - deploy: 2\n  - delete-pod: synapse/1\n")
+		out, code, stderr := runScenario(t, "--workload", "none", path)
+		require.Equal(t, 0, code, stderr)
+		require.Len(t, out.Steps, 2)
+		assert.Equal(t, "delete-pod", out.Steps[1].Op)
+		assert.Equal(t, hooks, out.Steps[1].Hooks, juju)
+	}
+	_, code, stderr := runScenario(t, "--workload", "none", scenarioDir(t, "juju: \"5.0\"\nsteps:\n  - deploy: 1\n"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, `unknown juju "5.0"`)
+}

@@ -27,8 +27,10 @@ type scenario struct {
 	// App and Model name the application and the model.
 	App   string `yaml:"app"`
 	Model string `yaml:"model"`
+	// Juju is the Juju played: "3.6" (default) or "4.0" (sim.Options.Juju).
+	Juju string `yaml:"juju"`
 	// TeardownKeepsLeader and LoseDeparted select sim.Options' behaviours
-	// of the same names.
+	// of the same names (TeardownKeepsLeader is what both modes do now).
 	TeardownKeepsLeader bool `yaml:"teardown-keeps-leader"`
 	LoseDeparted        bool `yaml:"lose-departed"`
 	// Steps are run in order.
@@ -45,7 +47,7 @@ type step struct {
 
 var ops = []string{
 	"deploy", "config", "config-reset", "integrate", "remove-relation", "scale", "add-unit", "refresh",
-	"remove-unit", "set-leader", "restart-container", "pebble-ready", "run-action", "exec",
+	"remove-unit", "delete-pod", "set-leader", "restart-container", "pebble-ready", "run-action", "exec",
 	"update-status", "secret-changed", "wait-idle",
 }
 
@@ -188,7 +190,15 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	st := &stack{dir: filepath.Join(dir, "servers")}
 	defer st.stop()
-	opts := sim.Options{Charm: charm, CharmRoot: root, App: sc.App, ModelName: sc.Model,
+	var juju sim.Juju
+	switch sc.Juju {
+	case "", "3.6":
+	case "4.0":
+		juju = sim.Juju40
+	default:
+		return usageErr{fmt.Sprintf("unknown juju %q (3.6 or 4.0)", sc.Juju)}
+	}
+	opts := sim.Options{Charm: charm, CharmRoot: root, App: sc.App, ModelName: sc.Model, Juju: juju,
 		Dir: filepath.Join(dir, "m"), Workload: workload,
 		TeardownKeepsLeader: sc.TeardownKeepsLeader, LoseDeparted: sc.LoseDeparted}
 	if c.verbose {
@@ -364,6 +374,9 @@ func runStep(ctx context.Context, m *sim.Model, st *stack, s step, res *stepResu
 			}
 		}
 		return m.RemoveUnit(ctx, name)
+	case "delete-pod":
+		// kubectl delete pod: the unit's pod is recreated; hooks run at once.
+		return m.DeletePod(ctx, s.arg.Value)
 	case "set-leader":
 		return m.SetLeader(s.arg.Value)
 	case "restart-container", "pebble-ready":
