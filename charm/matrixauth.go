@@ -3,6 +3,7 @@ package charm
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
@@ -103,23 +104,11 @@ func (c *charm) findLabelledSecret(ctx context.Context, label string) (string, m
 	}
 	for _, id := range ids {
 		content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id})
-		if err == nil && sameContent(content, want) {
+		if err == nil && maps.Equal(content, want) {
 			return id, content, nil
 		}
 	}
 	return "", nil, fmt.Errorf("secret %q exists but secret-ids does not list it", label)
-}
-
-func sameContent(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // provideSecrets creates or updates the secrets matrix-auth requirers
