@@ -20,6 +20,9 @@ const (
 	PeerKeySendersRunning    = "senders-running"
 	PeerKeyVolume            = "volume"
 	PeerKeyAppliedPlan       = "applied-plan"
+	// PeerKeyImage caches the image probe's report (workload.ImageReport),
+	// so a settled unit asks its image nothing.
+	PeerKeyImage = "image-check"
 )
 
 // UnitReport is one unit's published state.

@@ -152,6 +152,7 @@ func (x *decider) run() {
 		// idempotent.
 		d.OpenPort = true
 	}
+	x.cacheImageReport()
 	if s.ConfigErr != nil {
 		d.blocked(RankConfig, "%s", configFix(s.ConfigErr, x.ev().App))
 		return
@@ -189,6 +190,9 @@ func (x *decider) run() {
 	}
 	in, ok := x.relations(hv)
 	if !ok {
+		return
+	}
+	if !x.imageFits(in) {
 		return
 	}
 	if in.appServices, ok = x.matrixAuth(secrets); !ok {

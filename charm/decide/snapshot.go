@@ -165,4 +165,10 @@ type ImageFacts struct {
 	// NoSynapseUser is true when the image's /etc/passwd has no user with
 	// uid workload.SynapseUserID, which every Synapse process runs as.
 	NoSynapseUser bool
+	// Report is what the image probe found against
+	// workload.SynapseImageContract: this hook, or cached in this unit's
+	// peer bag (relations.PeerKeyImage) since the image's pebble-ready.
+	Report workload.ImageReport
+	// Probed is true when the probe ran this hook: its report is cached.
+	Probed bool
 }

@@ -33,8 +33,9 @@ type ContainerOptions struct {
 	// Name is the container's name, for example "synapse" or
 	// "synapse-nginx"; it only appears in logs and errors.
 	Name string
-	// Image is the read-only root filesystem (the lower overlay layer). It
-	// must hold /usr/local/bin/pebble. Empty means Image(ctx).
+	// Image is the read-only root filesystem (the lower overlay layer),
+	// under its bed layer Files(Image).Layer when there is one. One of the
+	// two must hold /usr/local/bin/pebble. Empty means Image(ctx).
 	Image string
 	// Dir is a host directory owned by this container. It holds the overlay
 	// upper and work directories, the overlay's mount point and Pebble's
@@ -74,7 +75,8 @@ type Container struct {
 // StartContainer starts a container and returns once its Pebble answers.
 //
 // Inside a new mount and PID namespace (mount propagation private), it
-// mounts an overlay (lower: the image; upper and work: Dir/upper, Dir/work)
+// mounts an overlay (lower: the image's bed layer, then the image; upper and
+// work: Dir/upper, Dir/work)
 // on Dir/root, binds SocketDir at /charm/container, then each Bind, then
 // HostsFile at /etc/hosts, mounts /proc, a private /dev/pts and /dev/shm, and
 // execs `chroot Dir/root /usr/local/bin/pebble run --create-dirs --hold`.
@@ -119,7 +121,7 @@ func (o *ContainerOptions) normalize(ctx context.Context) error {
 			return err
 		}
 	}
-	if _, err := os.Stat(filepath.Join(o.Image, "usr/local/bin/pebble")); err != nil {
+	if _, err := os.Stat(filepath.Join(o.topLayer(), "usr/local/bin/pebble")); err != nil {
 		return fmt.Errorf("image %s has no pebble (use bed.Image): %w", o.Image, err)
 	}
 	if n := len(filepath.Join(o.SocketDir, "pebble.socket")); n > maxSocketPath {
@@ -155,6 +157,24 @@ func (o *ContainerOptions) normalize(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// lowerDirs are the overlay's read-only layers, top first: the image's bed
+// layer (Pebble, nginx, the TEST-ONLY stand-ins) when it has one, then the
+// image.
+func (o *ContainerOptions) lowerDirs() []string {
+	if layer := Files(o.Image).Layer; isDir(layer) {
+		return []string{layer, o.Image}
+	}
+	return []string{o.Image}
+}
+
+// topLayer is the top read-only layer, where Pebble is.
+func (o *ContainerOptions) topLayer() string { return o.lowerDirs()[0] }
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // start runs the namespace's init script and waits for Pebble.
@@ -205,7 +225,7 @@ func (c *Container) script() (string, error) {
 	line("set -eu")
 	line("mount --make-rprivate /")
 	line("mount -t overlay overlay -o %s %s",
-		shellQuote("lowerdir="+o.Image+",upperdir="+c.upperDir()+",workdir="+c.workDir()), shellQuote(root))
+		shellQuote("lowerdir="+strings.Join(o.lowerDirs(), ":")+",upperdir="+c.upperDir()+",workdir="+c.workDir()), shellQuote(root))
 	mountBind := func(host, target string) error {
 		fi, err := os.Stat(host)
 		if err != nil {

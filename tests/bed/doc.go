@@ -5,8 +5,9 @@
 // Debian packages, each in a private instance on a free port; S3 is gofakes3
 // served over real HTTP; every simulated workload container is a real Pebble
 // daemon, PID 1 of its own PID and mount namespace, in an overlay root whose
-// lower layer is the Synapse workload image (a Debian sid chroot with
-// matrix-synapse and nginx, see Image).
+// lower layers are the bed layer (Pebble, nginx, TEST-ONLY stand-ins) over
+// the Synapse workload image operators deploy, image/build.sh's OCI archive
+// unpacked (see Image).
 //
 // Every Start function returns a handle whose Stop stops the component and
 // waits for it; tests should register Stop with t.Cleanup right after a

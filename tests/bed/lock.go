@@ -12,7 +12,7 @@ import (
 // lockFile takes an exclusive flock on path (created if missing), waiting
 // until it is free or ctx ends, so that test processes running at the same
 // time do not build or modify the same thing concurrently. flock(1) on the
-// same file, as used by build-image.sh, takes the same lock.
+// same file takes the same lock.
 func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {

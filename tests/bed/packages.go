@@ -15,6 +15,8 @@ var hostPackages = map[string]string{
 	"/usr/lib/postgresql": "postgresql",
 	"redis-server":        "redis-server",
 	"mmdebstrap":          "mmdebstrap",
+	"umoci":               "umoci",
+	"skopeo":              "skopeo",
 	"nginx":               "nginx",
 }
 
