@@ -16,13 +16,12 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/tests/sim"
 )
 
-// TestScrapeJobsCoverEveryProcess: with prometheus-k8s integrated on a
-// 3-unit cluster, the leader's scrape jobs name every Synapse process of
+// scrapeJobsCoverEveryProcess: with prometheus-k8s integrated on a
+// scaled cluster, the leader's scrape jobs name every Synapse process of
 // the plan and every unit's nginx exporter, each labelled with its unit,
 // process and role, and every target answers with Prometheus text. After
-// a scale-down the jobs follow the plan.
-func TestScrapeJobsCoverEveryProcess(t *testing.T) {
-	d := scaledToThree(t)
+// a scale-down by one unit the jobs follow the plan.
+func scrapeJobsCoverEveryProcess(t *testing.T, d *deployment) {
 	d.integrateWith("prometheus", &sim.StaticApp{
 		AppName: "prometheus-k8s", EndpointName: "metrics-endpoint", InterfaceName: "prometheus_scrape",
 	}, "metrics-endpoint")
@@ -68,10 +67,20 @@ func TestScrapeJobsCoverEveryProcess(t *testing.T) {
 		sort.Strings(got)
 		assert.Equal(t, want, got)
 	}
-	check([]string{"synapse/0", "synapse/1", "synapse/2"})
+	units := func() []string {
+		var out []string
+		for _, u := range d.m.Units() {
+			out = append(out, u.Name)
+		}
+		return out
+	}
+	before := units()
+	require.GreaterOrEqual(t, len(before), 3, "a cluster of 3 units or more")
+	check(before)
 
-	require.NoError(t, d.m.Scale(d.ctx, 2))
+	require.NoError(t, d.m.Scale(d.ctx, len(before)-1))
 	d.waitIdle()
 	d.requireActive()
-	check([]string{"synapse/0", "synapse/1"})
+	require.Equal(t, before[:len(before)-1], units(), "the highest unit left")
+	check(units())
 }

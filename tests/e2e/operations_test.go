@@ -39,11 +39,13 @@ func fakeNewImage(t *testing.T, d *deployment, unit, version string) {
 	d.waitIdle()
 }
 
-// TestUpgradeMainFirst: when a worker unit gets a new Synapse image before
+// upgradeMainFirst: when a worker unit gets a new Synapse image before
 // the main (Kubernetes rolls the highest unit first), its workers wait
 // with a status saying so; once the main runs the new version, they go.
-func TestUpgradeMainFirst(t *testing.T) {
-	d := scaledToThree(t)
+// Every unit keeps the faked version: last on TestScaledCluster's
+// deployment.
+func upgradeMainFirst(t *testing.T, d *deployment) {
+	d.leaderOnMain()
 	fakeNewImage(t, d, "synapse/2", "1.161.0")
 	u := d.unit("synapse/2")
 	assert.Equal(t, "waiting", u.WorkloadStatus.Status)
@@ -60,11 +62,11 @@ func TestUpgradeMainFirst(t *testing.T) {
 	assert.Equal(t, "1.161.0", d.m.WorkloadVersion())
 }
 
-// TestCrashingProcessIsNamed: a worker that cannot start (its port is
+// crashingProcessIsNamed: a worker that cannot start (its port is
 // taken) turns its unit's status to blocked with the process named, never
 // active; when the cause goes, the next hook heals it.
-func TestCrashingProcessIsNamed(t *testing.T) {
-	d := scaledToThree(t)
+func crashingProcessIsNamed(t *testing.T, d *deployment) {
+	d.leaderOnMain()
 	unit := d.unit("synapse/1")
 	pc := d.bed.Container("synapse/1", "synapse").Client()
 	svc := workload.ServiceName("generic-1")

@@ -12,7 +12,8 @@ import (
 
 // mediaThroughS3AcrossUnits: with S3 integrated on a scaled deployment,
 // media uploaded through one unit downloads through another, and the
-// object is in the bucket (run by TestNoSecretLeaks, on its deployment).
+// object is in the bucket (on TestS3Cluster's deployment, before the
+// secret scan, which then covers it too).
 func mediaThroughS3AcrossUnits(t *testing.T, d *deployment) {
 	msgs := d.requireActive()
 	t.Logf("statuses with S3: %v", msgs)
@@ -39,11 +40,12 @@ func mediaThroughS3AcrossUnits(t *testing.T, d *deployment) {
 	assert.True(t, strings.HasPrefix(objects[0], "local_content/"), objects[0])
 }
 
-// TestRemovingRedisFallsBackToAMonolith: removing Redis from a scaled
+// removingRedisFallsBackToAMonolith: removing Redis from a scaled
 // deployment stops the workers, the main serves alone, and the other
-// units say what they need.
-func TestRemovingRedisFallsBackToAMonolith(t *testing.T) {
-	d := scaledToThree(t)
+// units say what they need. Destructive: last on TestS3Cluster's
+// deployment.
+func removingRedisFallsBackToAMonolith(t *testing.T, d *deployment) {
+	require.Len(t, d.m.Units(), 3)
 	d.removeRelation("redis")
 	plan := d.plan()
 	assert.Len(t, plan.Processes, 1, "only the main remains")

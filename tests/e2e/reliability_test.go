@@ -41,19 +41,10 @@ type hookKind struct {
 	fire func(t *testing.T, round int)
 }
 
-// TestEveryHookTwiceChangesNothing: on a 3-unit deployment with
-// PostgreSQL, Redis and S3, every hook kind the simulator can fire is run,
-// then run again; the second run writes no databag value, pushes no file
-// and restarts no process, and every unit stays active with the same
-// status.
-//
-// Hooks that cannot be fired twice on a running unit are not here:
-// install, start, storage-attached, leader-settings-changed, the
-// relation-created/joined/departed/broken hooks (each happens once per
-// unit and relation by definition), stop and remove; nor secret-changed
-// for the application's own synapse-secrets, which Juju (and the
-// simulator) fires only on consumers, never on the owner's units.
-func TestEveryHookTwiceChangesNothing(t *testing.T) {
+// tappedCluster deploys one unit, integrates PostgreSQL and Redis, scales
+// to three (asserting that restarted nothing) and integrates S3, each
+// provider tapped so that a test can fire its relation-changed.
+func tappedCluster(t *testing.T) (*deployment, map[string]*tappedApp) {
 	d := newDeployment(t, 1)
 	providers := map[string]*tappedApp{
 		"database": d.integrateTapped("postgresql"),
@@ -66,6 +57,22 @@ func TestEveryHookTwiceChangesNothing(t *testing.T) {
 	require.Empty(t, sim.Restarts(before, d.m.PebbleSnapshot(d.ctx)), "scaling up restarted a process")
 	providers["media"] = d.integrateTapped("s3")
 	d.requireActive()
+	return d, providers
+}
+
+// everyHookTwiceChangesNothing: on a 3-unit deployment with PostgreSQL,
+// Redis and S3 (tappedCluster), every hook kind the simulator can fire is
+// run, then run again; the second run writes no databag value, pushes no
+// file and restarts no process, and every unit stays active with the same
+// status. First on TestS3Cluster's deployment.
+//
+// Hooks that cannot be fired twice on a running unit are not here:
+// install, start, storage-attached, leader-settings-changed, the
+// relation-created/joined/departed/broken hooks (each happens once per
+// unit and relation by definition), stop and remove; nor secret-changed
+// for the application's own synapse-secrets, which Juju (and the
+// simulator) fires only on consumers, never on the owner's units.
+func everyHookTwiceChangesNothing(t *testing.T, d *deployment, providers map[string]*tappedApp) {
 	startPlan := d.plan()
 
 	peers, ok := d.m.RelationOn("synapse-peers")
@@ -356,11 +363,11 @@ func requireIdleOrHookError(t testing.TB, err error) {
 // TestFaults: on a 3-unit deployment with PostgreSQL and Redis, each fault
 // ends with the deployment converged, Matrix traffic working through every
 // unit, and every message acknowledged before the fault read back. The
-// faults a deployment recovers from in place run one after the other on
-// one deployment (each would cost a minute of CI to build its own), so
-// each also starts from a deployment that came back from the one before,
-// as a real one does; a scale-up that reshapes the cluster or a lost pod
-// gets its own.
+// faults a deployment recovers from in place (the main's lost pod among
+// them, last) run one after the other on one deployment (each would cost
+// a minute of CI to build its own), so each also starts from a deployment
+// that came back from the one before, as a real one does; a fault in the
+// middle of a scale-up from three units gets its own.
 func TestFaults(t *testing.T) {
 	t.Run("recovered-in-place", func(t *testing.T) {
 		d := scaledToThree(t)
@@ -498,9 +505,30 @@ func TestFaults(t *testing.T) {
 			assert.Equal(t, "workers: generic-3", d.unit("synapse/3").WorkloadStatus.Message)
 			assert.Empty(t, sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx)), "processes restarted:\n%s", hookSummary(hooks))
 		})
+
+		// (e) The main unit's pod is lost: both its containers come back
+		// with fresh filesystems (storage kept) and a Pebble without
+		// layers. The charm re-adds everything on pebble-ready; the other
+		// units (three here, after (d)'s scale-up), which reach the main by
+		// its stable DNS name, restart nothing.
+		t.Run("main-pod-lost", func(t *testing.T) {
+			defer d.as(t)()
+			tr.send(t, "synapse/1", "before the main's pod was lost")
+			plan := d.plan()
+			snap := d.m.PebbleSnapshot(d.ctx)
+			mark := len(d.m.Recorder().Hooks())
+			for _, c := range []string{"synapse", workload.NginxContainer} {
+				require.NoError(t, d.m.RestartContainer(d.ctx, plan.Main, c))
+			}
+			d.settle(t, tr, "after the main's pod was lost")
+			assert.Equal(t, plan, d.plan(), "losing the main's pod changes no plan")
+			restarts := sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx))
+			restarts = withoutUnitContainer(withoutUnitContainer(restarts, plan.Main, "synapse"), plan.Main, workload.NginxContainer)
+			assert.Empty(t, restarts, "processes on other units restarted:\n%s", hookSummary(d.m.Recorder().HooksSince(mark)))
+		})
 	})
 
-	// (e) A worker unit's synapse container restarts while a scale-up's
+	// (f) A worker unit's synapse container restarts while a scale-up's
 	// hooks run (after the new unit's first hook): its hooks may fail
 	// meanwhile and are retried; it comes back with everything re-added.
 	t.Run("container-restart-during-scale-up", func(t *testing.T) {
@@ -526,7 +554,7 @@ func TestFaults(t *testing.T) {
 			"the scale-up restarted a process other than those of the restarted container:\n%s", hookSummary(d.m.Recorder().HooksSince(mark)))
 	})
 
-	// (f) Leadership moves to another unit between two hooks of a
+	// (g) Leadership moves to another unit between two hooks of a
 	// scale-up: right after the new unit's first hook, before the old
 	// leader planned for it.
 	t.Run("leader-change-during-scale-up", func(t *testing.T) {
@@ -551,26 +579,6 @@ func TestFaults(t *testing.T) {
 			"a scale-up with a leader change restarted a process:\n%s", hookSummary(d.m.Recorder().HooksSince(mark)))
 	})
 
-	// (g) The main unit's pod is lost: both its containers come back with
-	// fresh filesystems (storage kept) and a Pebble without layers. The
-	// charm re-adds everything on pebble-ready; the other units, which
-	// reach the main by its stable DNS name, restart nothing.
-	t.Run("main-pod-lost", func(t *testing.T) {
-		d := scaledToThree(t)
-		tr := newTraffic(d)
-		tr.send(t, "synapse/1", "before the main's pod was lost")
-		plan := d.plan()
-		snap := d.m.PebbleSnapshot(d.ctx)
-		mark := len(d.m.Recorder().Hooks())
-		for _, c := range []string{"synapse", workload.NginxContainer} {
-			require.NoError(t, d.m.RestartContainer(d.ctx, plan.Main, c))
-		}
-		d.settle(t, tr, "after the main's pod was lost")
-		assert.Equal(t, plan, d.plan(), "losing the main's pod changes no plan")
-		restarts := sim.Restarts(snap, d.m.PebbleSnapshot(d.ctx))
-		restarts = withoutUnitContainer(withoutUnitContainer(restarts, plan.Main, "synapse"), plan.Main, workload.NginxContainer)
-		assert.Empty(t, restarts, "processes on other units restarted:\n%s", hookSummary(d.m.Recorder().HooksSince(mark)))
-	})
 }
 
 // onUnit keeps the hooks of one unit.
@@ -600,20 +608,16 @@ type secretValue struct{ name, value string }
 // can read it.
 type recorded struct{ where, text string }
 
-// TestNoSecretLeaks: on a 3-unit deployment with PostgreSQL (credentials
+// noSecretLeaks: on a 3-unit deployment with PostgreSQL (credentials
 // in a Juju secret), Redis and S3, after register-user, no secret value
 // appears in anything recorded: hook-tool argv and stderr, juju-log and
 // action-log lines, databag writes, statuses, hook output, the model's
 // debug log, Pebble plans, and the rendered configuration files. Secret
 // files are mode 0600, the replication secret is set on every process,
 // and the replication and metrics endpoints are not reachable through
-// nginx.
-func TestNoSecretLeaks(t *testing.T) {
-	d := scaledToThree(t)
-	d.integrate("s3")
-	// On this deployment (one less to build in CI), and recorded for the
-	// scan below too: media through S3 across units.
-	mediaThroughS3AcrossUnits(t, d)
+// nginx. On TestS3Cluster's deployment: everything recorded before it
+// (the S3 media flow) is scanned too.
+func noSecretLeaks(t *testing.T, d *deployment) {
 	// A generated password (a new name per run: a run that timed out may
 	// still have registered its user, see registerUser).
 	var generated string

@@ -46,13 +46,13 @@ func (d *deployment) handledBy(marker string) []string {
 	}
 }
 
-// TestRoutingAcrossTheCluster: any unit accepts any request; a user's
+// routingAcrossTheCluster: any unit accepts any request; a user's
 // /sync lands on the same worker through every unit; main-only and
 // stream-writer endpoints reach the main through a worker unit; a dead
 // worker's traffic falls back; adding a unit reloads nginx without
-// dropping a long-poll.
-func TestRoutingAcrossTheCluster(t *testing.T) {
-	d := scaledToThree(t)
+// dropping a long-poll (the deployment ends with 4 units).
+func routingAcrossTheCluster(t *testing.T, d *deployment) {
+	require.Len(t, d.m.Units(), 3)
 	alice := d.register("synapse/0", "alice")
 	ctx, cancel := context.WithTimeout(d.ctx, 3*time.Minute)
 	defer cancel()

@@ -36,13 +36,12 @@ func scaledToThree(t *testing.T) *deployment {
 	return d
 }
 
-// TestScaleUpRestartsNothing: deploy 1, integrate PostgreSQL and Redis,
-// scale to 3: all units active, every process answers /health, and a user
-// syncing through unit 2 sees within 2 s a message sent through unit 1.
-// Then a leader change keeps the plan and restarts nothing (one
-// deployment for both: each costs a minute of CI).
-func TestScaleUpRestartsNothing(t *testing.T) {
-	d := scaledToThree(t)
+// scaleUpRestartsNothing: deploy 1, integrate PostgreSQL and Redis,
+// scale to 3 (scaledToThree): all units active, every process answers
+// /health, and a user syncing through unit 2 sees within 2 s a message
+// sent through unit 1. Then a leader change keeps the plan and restarts
+// nothing. First on TestScaledCluster's deployment.
+func scaleUpRestartsNothing(t *testing.T, d *deployment) {
 	d.processHealth()
 	assert.Equal(t, planServices(d.plan()), d.services(), "each unit runs exactly what the plan gives it")
 
@@ -101,12 +100,15 @@ func TestScaleUpRestartsNothing(t *testing.T) {
 	assert.Empty(t, sim.Restarts(before, d.m.PebbleSnapshot(d.ctx)), "a leader change restarted nothing")
 }
 
-// TestMainUnitLeavesNewMainElected: removing the main unit of a 3-unit
-// deployment names a new main, moves the departed slots, leaves no stale
-// service, and Matrix traffic works again.
-func TestMainUnitLeavesNewMainElected(t *testing.T) {
-	d := scaledToThree(t)
-	alice := d.register("synapse/1", "alice")
+// mainUnitLeavesNewMainElected: removing the main unit (also the leader)
+// of a 3-unit deployment names a new main, moves the departed slots,
+// leaves no stale service, and Matrix traffic works again. Destructive:
+// last on TestReshapedCluster's deployment.
+func mainUnitLeavesNewMainElected(t *testing.T, d *deployment) {
+	require.Len(t, d.m.Units(), 3)
+	require.Equal(t, "synapse/0", d.plan().Main)
+	d.leaderOnMain()
+	alice := d.register("synapse/1", "erin")
 	ctx, cancel := context.WithTimeout(d.ctx, 2*time.Minute)
 	defer cancel()
 	room, err := alice.CreateRoom(ctx)

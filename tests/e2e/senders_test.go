@@ -13,13 +13,13 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
-// TestFederationSendersRestartTogether: changing federation_senders from
+// federationSendersRestartTogether: changing federation_senders from
 // 1 to 2 stops every sender before any sender of the new set starts
 // (Synapse's rule), across units, and messages keep flowing.
-func TestFederationSendersRestartTogether(t *testing.T) {
-	d := scaledToThree(t)
-	alice := d.register("synapse/1", "alice")
-	bob := d.register("synapse/2", "bob")
+func federationSendersRestartTogether(t *testing.T, d *deployment) {
+	d.leaderOnMain()
+	alice := d.register("synapse/1", "carol")
+	bob := d.register("synapse/2", "dave")
 	ctx, cancel := context.WithTimeout(d.ctx, 3*time.Minute)
 	defer cancel()
 	room, err := alice.CreateRoom(ctx, bob.UserID)
