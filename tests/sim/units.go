@@ -354,6 +354,15 @@ func (m *Model) ConfigReset(keys ...string) error {
 	return nil
 }
 
+// ConfigChanged queues config-changed on every unit with the config
+// unchanged, as Juju fires it after an agent restart; benchmarks use it for
+// a no-op hook.
+func (m *Model) ConfigChanged() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.configVersion++
+}
+
 // Config returns the current config as config-get --all would: every
 // option, typed, nil where there is neither a value nor a default.
 func (m *Model) Config() map[string]any {

@@ -11,6 +11,14 @@
 //
 // It uses the standard library only, to build fast; the request and
 // response shapes must match sim.ToolRequest and sim.ToolResponse.
+//
+// With JUJU_SIM_TOOL_RUSAGE set (by tests/sim/cmd/hookbench), it appends
+// one JSON line to that file at exit: its own CPU (getrusage, so that the
+// benchmark can take the tools out of the charm's wait4 rusage) and its
+// parent's CPU when it started (the charm's CPU before this call). With
+// JUJU_SIM_TOOL_CGROUP too, it first moves itself into the CPU-accounting
+// cgroup DIR/<parent pid> if there is one and reports its CPU at the move,
+// so that its exit (which getrusage cannot see) is counted there.
 package main
 
 import (
@@ -20,6 +28,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
 type request struct {
@@ -37,7 +48,77 @@ type response struct {
 }
 
 func main() {
-	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	usage := os.Getenv("JUJU_SIM_TOOL_RUSAGE")
+	var parentNS, movedNS int64 = 0, -1
+	if usage != "" {
+		parentNS = taskRuntime(os.Getppid())
+		if cg := os.Getenv("JUJU_SIM_TOOL_CGROUP"); cg != "" {
+			movedNS = joinCgroup(cg + "/" + strconv.Itoa(os.Getppid()))
+		}
+	}
+	code := run(os.Args, os.Stdin, os.Stdout, os.Stderr)
+	if usage != "" {
+		reportUsage(usage, filepath.Base(os.Args[0]), parentNS, movedNS)
+	}
+	os.Exit(code)
+}
+
+// taskRuntime is the CPU time in ns of every thread of process pid so far
+// (the first field of each thread's schedstat), or -1.
+func taskRuntime(pid int) int64 {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return -1
+	}
+	var sum int64
+	for _, t := range tasks {
+		data, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data))
+		if len(f) > 0 {
+			n, _ := strconv.ParseInt(f[0], 10, 64)
+			sum += n
+		}
+	}
+	return sum
+}
+
+// joinCgroup moves this process into cgroup dir (hookbench's wrapper makes
+// it for the charm it runs) and returns its CPU so far, or -1 if it could
+// not move.
+func joinCgroup(dir string) int64 {
+	if err := os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return -1
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return -1
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// reportUsage appends this process's CPU to file; the rusage is taken as
+// late as possible, after the file is open. One short O_APPEND write is
+// atomic, so concurrent tools do not interleave.
+func reportUsage(file, tool string, parentNS, movedNS int64) {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return
+	}
+	line, _ := json.Marshal(map[string]any{
+		"pid": os.Getpid(), "ppid": os.Getppid(), "tool": tool,
+		"utime-ns": ru.Utime.Nano(), "stime-ns": ru.Stime.Nano(), "parent-ns": parentNS,
+		"moved-ns": movedNS,
+	})
+	f.Write(append(line, '\n'))
 }
 
 func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -38,5 +40,38 @@ func TestNeedsTheAgent(t *testing.T) {
 	}
 	if !strings.HasPrefix(errOut.String(), "ERROR cannot connect to the unit agent") {
 		t.Errorf("stderr %q", errOut.String())
+	}
+}
+
+// The usage report names the tool, this process's own CPU and its
+// parent's CPU so far (here the test binary's parent, which has run).
+func TestReportUsage(t *testing.T) {
+	file := t.TempDir() + "/usage.jsonl"
+	reportUsage(file, "is-leader", taskRuntime(os.Getppid()), -1)
+	reportUsage(file, "config-get", 7, 5)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines: %q", len(lines), data)
+	}
+	var got struct {
+		PID      int    `json:"pid"`
+		PPID     int    `json:"ppid"`
+		Tool     string `json:"tool"`
+		UtimeNS  int64  `json:"utime-ns"`
+		StimeNS  int64  `json:"stime-ns"`
+		ParentNS int64  `json:"parent-ns"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Tool != "is-leader" || got.PID != os.Getpid() || got.PPID != os.Getppid() {
+		t.Errorf("report %s", lines[0])
+	}
+	if got.UtimeNS+got.StimeNS <= 0 || got.ParentNS <= 0 {
+		t.Errorf("no CPU reported: %s", lines[0])
 	}
 }

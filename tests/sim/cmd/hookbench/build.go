@@ -1,0 +1,118 @@
+package main
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// moduleRoot finds this module's root above the working directory.
+func moduleRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/synapse-charm/synapse-k8s-go\n") {
+			return d, nil
+		}
+		if d == filepath.Dir(d) {
+			return "", errors.New("run hookbench inside the github.com/synapse-charm/synapse-k8s-go module")
+		}
+	}
+}
+
+// goBuild builds a static binary of pkg (relative to root) into out.
+func goBuild(ctx context.Context, root, pkg, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w: %s", pkg, err, b)
+	}
+	return nil
+}
+
+// packCharm builds synapse.charm as an operator gets it (cmd/pack-charm).
+func packCharm(ctx context.Context, root, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/pack-charm", "-o", out)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pack the charm: %w: %s", err, b)
+	}
+	return nil
+}
+
+// unpack extracts a charm archive into dir as Juju does, keeping modes.
+func unpack(archive, dir string) error {
+	zr, err := zip.OpenReader(archive)
+	if err != nil {
+		return fmt.Errorf("open charm: %w", err)
+	}
+	defer zr.Close()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range zr.File {
+		if strings.Contains(f.Name, "/") || strings.Contains(f.Name, "..") {
+			return fmt.Errorf("unpack charm: unexpected entry %q", f.Name)
+		}
+		r, err := f.Open()
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("unpack %s: %w", f.Name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), data, f.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, mode)
+}
+
+// gitExport writes revision rev of the repository at root into dir, with
+// "git archive": read-only for the repository and its working tree.
+func gitExport(ctx context.Context, root, rev, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	archive := exec.CommandContext(ctx, "git", "archive", "--format=tar", rev)
+	archive.Dir = root
+	tar := exec.CommandContext(ctx, "tar", "-x", "-C", dir)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	tar.Stdin = pipe
+	var stderr strings.Builder
+	archive.Stderr = &stderr
+	if err := archive.Start(); err != nil {
+		return fmt.Errorf("git archive %s: %w", rev, err)
+	}
+	tarOut, tarErr := tar.CombinedOutput()
+	if err := archive.Wait(); err != nil {
+		return fmt.Errorf("git archive %s: %w: %s", rev, err, stderr.String())
+	}
+	if tarErr != nil {
+		return fmt.Errorf("unpack git archive %s: %w: %s", rev, tarErr, tarOut)
+	}
+	return nil
+}
