@@ -8,7 +8,6 @@ import (
 	"math/big"
 	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/admin"
@@ -16,9 +15,11 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
+
+	"github.com/synapse-charm/synapse-k8s-go/internal/lazyre"
 )
 
-var localpartRE = regexp.MustCompile(`^[a-z0-9._=\-/+]+$`)
+var localpartRE = lazyre.New(`^[a-z0-9._=\-/+]+$`)
 
 // runAction runs one action. Failures the operator can fix end with
 // action-fail and a message saying what to do; the exit code is non-zero
@@ -136,7 +137,7 @@ const maxLocalpart = 255
 // usernameParam is the username parameter, a valid Matrix localpart.
 func usernameParam(params map[string]any) (string, error) {
 	username, _ := params["username"].(string)
-	if len(username) > maxLocalpart || !localpartRE.MatchString(username) {
+	if len(username) > maxLocalpart || !localpartRE().MatchString(username) {
 		return "", fmt.Errorf("username %q is not a valid Matrix localpart (at most %d lower-case letters, digits and ._=-/+)", cut(username), maxLocalpart)
 	}
 	return username, nil

@@ -14,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +29,8 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/relations"
 	"github.com/synapse-charm/synapse-k8s-go/workload"
 	"github.com/synapse-charm/synapse-k8s-go/workload/container"
+
+	"github.com/synapse-charm/synapse-k8s-go/internal/lazyre"
 )
 
 // Backups are objects <path>/synapse-backups/<backup-id>.tar.gz.gpg: a tar
@@ -42,7 +43,7 @@ const (
 	backupFormat    = 1
 )
 
-var backupIDRE = regexp.MustCompile(`^[0-9]{20}$`)
+var backupIDRE = lazyre.New(`^[0-9]{20}$`)
 
 // backupExecTimeout bounds writing or extracting one archive in the
 // workload container.
@@ -122,7 +123,7 @@ func (c *charm) backupStore(s *decide.Snapshot) (*backupStore, error) {
 // volume and runs only on the unit that holds the data.
 func (c *charm) openBackupStore(ctx context.Context, params map[string]any, withID, onData bool) (*backupStore, string, error) {
 	id, _ := params["backup-id"].(string)
-	if withID && !backupIDRE.MatchString(id) {
+	if withID && !backupIDRE().MatchString(id) {
 		return nil, "", fmt.Errorf("backup-id %q is not a backup id (20 digits, as list-backups shows them)", id)
 	}
 	s, err := c.observe(ctx, false)
@@ -280,7 +281,7 @@ func (c *charm) listBackups(ctx context.Context, params map[string]any) (map[str
 	var infos []backupInfo
 	for _, o := range objects {
 		id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, store.prefix), backupKeySuffix)
-		if !ok || !backupIDRE.MatchString(id) {
+		if !ok || !backupIDRE().MatchString(id) {
 			continue
 		}
 		info := backupInfo{id: id, size: o.Size, created: o.LastModified.UTC().Format(time.RFC3339)}

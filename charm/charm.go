@@ -12,6 +12,7 @@ import (
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/charm/unitstate"
 )
 
 // DefaultContainersDir is where Juju exposes each workload container's
@@ -48,6 +49,13 @@ type Options struct {
 	// nginx container to serve nginx's counters to Prometheus. Empty runs
 	// no exporter and publishes no nginx scrape job.
 	Exporter string
+	// StateFile is where the unit remembers, between hooks, what it need
+	// not ask again (charm/unitstate): the charm directory's
+	// unitstate.FileName under Juju. Empty remembers nothing: every hook
+	// asks Juju and Pebble everything.
+	StateFile string
+	// Now is the clock for the state's expiry; time.Now when nil.
+	Now func() time.Time
 	// AlterDecision changes each hook's decision before it is executed.
 	// A test seam only, to inject what the decisions never produce (a
 	// render bug Synapse must refuse); production leaves it nil.
@@ -73,6 +81,9 @@ func (o *Options) defaults() {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 }
 
 // Run handles one event. The error contract: an error is always transient
@@ -84,15 +95,47 @@ func Run(ctx context.Context, opts Options) error {
 	opts.defaults()
 	c := &charm{opts: opts, tools: opts.Tools, ev: opts.Event}
 	if opts.Event.IsAction {
+		// An action may change what a hook remembers (a restore writes
+		// the data volume): the next hook asks everything afresh.
+		if err := unitstate.Forget(opts.StateFile); err != nil {
+			return err
+		}
 		return c.runAction(ctx)
 	}
-	return c.reconcile(ctx)
+	before := unitstate.Load(opts.StateFile)
+	c.state = before.Clone()
+	if !c.state.Fresh(opts.Now()) || startOfLife(opts.Event) {
+		c.state.Reset(opts.Now())
+	}
+	if opts.Event.Kind() == "pebble-ready" {
+		// The container (re)started: its files and plan are asked afresh.
+		delete(c.state.Containers, opts.Event.WorkloadName)
+	}
+	if err := c.reconcile(ctx); err != nil {
+		return err
+	}
+	// Saved only after a hook that succeeded: Juju discards what a failed
+	// hook wrote to its bags, and runs it again.
+	return unitstate.Save(opts.StateFile, before, c.state)
+}
+
+// startOfLife reports whether the hook may run on a new charm or a new
+// pod, where nothing remembered is trusted.
+func startOfLife(ev juju.Event) bool {
+	switch ev.Kind() {
+	case "install", "start", "upgrade-charm":
+		return true
+	}
+	return false
 }
 
 type charm struct {
 	opts  Options
 	tools *juju.Tools
 	ev    juju.Event
+	// state is what this unit remembers between hooks; the hook updates
+	// it as it asks and acts.
+	state unitstate.State
 }
 
 func (c *charm) logf(format string, args ...any) {

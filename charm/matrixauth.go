@@ -18,7 +18,7 @@ const MatrixAuthEndpoint = decide.MatrixAuthEndpoint
 // ours (leader) and a v0 requirer's registration secret, at its latest
 // revision (the requirer updates it in place).
 func (c *charm) observeMatrixAuth(ctx context.Context, leader bool) ([]*decide.RelationView, error) {
-	ids, err := c.tools.RelationIDs(ctx, MatrixAuthEndpoint)
+	ids, err := c.relationIDs(ctx, MatrixAuthEndpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 		// may already refuse it its relations (and Pebble be gone).
 		return s, nil
 	}
-	ids, err := c.tools.RelationIDs(ctx, PeerEndpoint)
+	ids, err := c.relationIDs(ctx, PeerEndpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +74,9 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 			s.Goal[u] = g.Status
 		}
 	}
-	net, err := c.tools.NetworkGet(ctx, PeerEndpoint)
-	if err != nil {
+	if s.Address, err = c.bindAddress(ctx); err != nil {
 		return nil, err
 	}
-	s.Address = net.BindAddress()
 	for _, r := range []struct {
 		view         **decide.RelationView
 		endpoint     string
@@ -96,7 +94,7 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 		{&s.NginxRoute, NginxRouteEndpoint, s.Leader, false, false, nil},
 		{&s.SAML, SAMLEndpoint, false, false, false, nil},
 	} {
-		ids, err := c.tools.RelationIDs(ctx, r.endpoint)
+		ids, err := c.relationIDs(ctx, r.endpoint)
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +179,7 @@ func (c *charm) observeRelation(ctx context.Context, id string, local, units, ow
 	}
 	v := &decide.RelationView{ID: id, Units: map[string]map[string]string{}}
 	var err error
-	if v.RemoteApp, err = c.tools.RelationRemoteApp(ctx, id); err != nil {
+	if v.RemoteApp, err = c.remoteApp(ctx, id); err != nil {
 		return nil, err
 	}
 	if v.RemoteApp != "" {
@@ -226,7 +224,7 @@ func (c *charm) observeRelation(ctx context.Context, id string, local, units, ow
 // observeAll reads every relation of an endpoint where the charm only
 // publishes: our app bag (leader) and, with own, this unit's bag.
 func (c *charm) observeAll(ctx context.Context, endpoint string, local, own bool) ([]*decide.RelationView, error) {
-	ids, err := c.tools.RelationIDs(ctx, endpoint)
+	ids, err := c.relationIDs(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +346,7 @@ func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	if s.Synapse, err = observeContainer(pc); err != nil {
+	if s.Synapse, err = c.observeContainer(pc, workload.SynapseContainer); err != nil {
 		return fmt.Errorf("observe %s: %w", workload.SynapseContainer, err)
 	}
 	if !s.Synapse.Reachable {
@@ -360,7 +358,7 @@ func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	if s.Nginx, err = observeContainer(npc); err != nil {
+	if s.Nginx, err = c.observeContainer(npc, workload.NginxContainer); err != nil {
 		return fmt.Errorf("observe %s: %w", workload.NginxContainer, err)
 	}
 	if s.Exporter, err = c.exporter(); err != nil {
@@ -369,7 +367,7 @@ func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
 	if !s.Synapse.Reachable || s.Peer == nil {
 		return nil
 	}
-	if s.Volume, err = container.VolumeID(pc); err != nil {
+	if s.Volume, err = c.volumeID(pc, s.Synapse.State.BootID); err != nil {
 		return err
 	}
 	if s.Volume == "" {
@@ -377,23 +375,7 @@ func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
 			return err
 		}
 	}
-	// Synapse runs as its own user: the image must have it (one read).
-	hasUser, err := container.HasUserID(pc, workload.SynapseUserID)
-	if err != nil {
-		return err
-	}
-	s.Image.NoSynapseUser = !hasUser
-	// The version is asked from the image when the container may have
-	// changed (a new pod, a new image), else taken from the last report.
-	s.Image.SynapseVersion = s.Peer.Own[relations.PeerKeySynapseVersion]
-	switch c.ev.Kind() {
-	case "pebble-ready", "upgrade-charm", "install", "start":
-		s.Image.SynapseVersion = ""
-	}
-	if s.Image.SynapseVersion == "" {
-		s.Image.VersionAsked = true
-		s.Image.SynapseVersion, s.Image.VersionErr = container.SynapseVersion(ctx, pc)
-	}
+	c.observeImage(ctx, s, pc)
 	// The modules an integration needs are checked until the
 	// configuration uses them: a settled unit pays nothing.
 	s.Image.Modules = map[string]bool{}
@@ -411,7 +393,7 @@ func (c *charm) observeWorkload(ctx context.Context, s *decide.Snapshot) error {
 		if err != nil {
 			return err
 		}
-		if configured {
+		if configured || s.Image.Report.Lacks(m.module) {
 			continue
 		}
 		if s.Image.Modules[m.module], err = container.HasPythonModule(ctx, pc, m.module); err != nil {
@@ -463,14 +445,21 @@ func (c *charm) observeDatabaseLocale(ctx context.Context, s *decide.Snapshot, p
 
 // observeContainer reads what Pebble says of a container; an unreachable
 // Pebble is a fact, not an error.
-func observeContainer(pc pebbleClient) (decide.ContainerFacts, error) {
-	st, err := container.Observe(pc)
+func (c *charm) observeContainer(pc pebbleClient, name string) (decide.ContainerFacts, error) {
+	st, trusted, err := container.ObserveKnown(pc, c.knownContainer(name))
 	if errors.Is(err, container.ErrUnreachable) {
 		return decide.ContainerFacts{}, nil
 	}
 	if err != nil {
 		return decide.ContainerFacts{}, err
 	}
+	if !trusted {
+		// Not shown to be the Pebble the charm remembers (it restarted,
+		// or the plan was not remembered): nothing remembered of the
+		// container holds, its files least of all.
+		c.forgetContainer(name)
+	}
+	c.rememberObserved(name, st)
 	return decide.ContainerFacts{Reachable: true, State: st}, nil
 }
 

@@ -73,8 +73,10 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 		if err := container.WriteVolumeID(pc, d.VolumeID); err != nil {
 			return err
 		}
+		c.rememberVolumeID(s.Synapse.State.BootID, d.VolumeID)
 	}
 	if d.RecoverRestore != "" {
+		c.forgetContainer(workload.SynapseContainer)
 		if err := c.recoverRestore(ctx, s, d.RecoverRestore); err != nil {
 			return err
 		}
@@ -101,7 +103,7 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 			return err
 		}
 		if len(out.Rejected) == 0 {
-			if out.Synapse, err = c.apply(ctx, pc, d.Synapse); err != nil {
+			if out.Synapse, err = c.apply(ctx, pc, d.Synapse, s.Synapse.State); err != nil {
 				return err
 			}
 		}
@@ -111,13 +113,13 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 		if err != nil {
 			return err
 		}
-		if out.Nginx, err = c.apply(ctx, pc, d.Nginx); err != nil {
+		if out.Nginx, err = c.apply(ctx, pc, d.Nginx, s.Nginx.State); err != nil {
 			return err
 		}
 	}
 	if d.OpenPort {
-		if err := c.tools.OpenPort(ctx, workload.NginxPort, "tcp"); err != nil {
-			return fmt.Errorf("open port %d: %w", workload.NginxPort, err)
+		if err := c.openPort(ctx, workload.NginxPort); err != nil {
+			return err
 		}
 	}
 	d = decide.Conclude(d, out)
@@ -133,31 +135,35 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 		}
 	}
 	st := d.Status()
-	if err := c.tools.StatusSet(ctx, &juju.StatusOptions{Status: juju.StatusName(st.Level.String()), Message: st.Message}); err != nil {
-		return fmt.Errorf("set status: %w", err)
-	}
-	return nil
+	return c.setStatus(ctx, juju.StatusName(st.Level.String()), st.Message)
 }
 
 // apply carries out one container's plan and reads its readiness: after a
 // (re)start it waits, within ReadyTimeout, for the ready checks to pass.
-func (c *charm) apply(ctx context.Context, pc pebbleClient, p *decide.ContainerPlan) (*workload.Readiness, error) {
-	res, err := container.Execute(ctx, pc, p.Want, p.Changes, c.opts.ChangeTimeout)
+func (c *charm) apply(ctx context.Context, pc pebbleClient, p *decide.ContainerPlan, observed workload.PebbleState) (*workload.Readiness, error) {
+	known := c.filesKnown(p.Want.Name, observed.BootID, p.Want)
+	res, err := container.ExecuteKnown(ctx, pc, p.Want, p.Changes, c.opts.ChangeTimeout, known)
 	if err != nil {
 		return nil, fmt.Errorf("apply %s: %w", p.Want.Name, err)
 	}
+	c.rememberApplied(p.Want.Name, observed.BootID, p.Want, res, !known)
 	if res.Changed() {
 		c.logf("applied %s: pushed %v, removed %v, layer changed %v, reloaded %v, restarted %v, started %v, stopped %v",
 			p.Want.Name, res.Pushed, res.Removed, res.LayerChanged, res.Reloaded, res.Restarted, res.Started, res.Stopped)
 	}
 	var r workload.Readiness
 	if p.Changes.Restarts() {
-		if err := c.tools.StatusSet(ctx, &juju.StatusOptions{Status: juju.Maintenance, Message: "starting " + p.Want.Name}); err != nil {
-			return nil, fmt.Errorf("set status: %w", err)
+		if err := c.setStatus(ctx, juju.Maintenance, "starting "+p.Want.Name); err != nil {
+			return nil, err
 		}
 		r, err = container.WaitReady(ctx, pc, p.Want, c.opts.HTTP, c.opts.ReadyTimeout)
 	} else {
-		r, err = container.Ready(ctx, pc, p.Want, c.opts.HTTP)
+		// No service started or stopped: their state is as observed.
+		current := observed.Current
+		if len(res.Stopped) > 0 || len(res.Started) > 0 || len(res.Restarted) > 0 {
+			current = nil
+		}
+		r, err = container.ReadyKnown(ctx, pc, p.Want, c.opts.HTTP, current)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the readiness of %s: %w", p.Want.Name, err)

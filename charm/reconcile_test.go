@@ -32,6 +32,12 @@ type unit struct {
 	addr      string
 	// exporter is the charm binary to run as nginx exporter; "" for none.
 	exporter string
+	// stateFile, when set, is the unit's memory between hooks
+	// (Options.StateFile); tests that change the in-memory Juju without
+	// the hooks Juju would run leave it empty.
+	stateFile string
+	// now is the charm's clock (Options.Now); time.Now when nil.
+	now func() time.Time
 }
 
 func newUnit(t testing.TB) *unit {
@@ -93,6 +99,8 @@ func (u *unit) runEvent(ev juju.Event) {
 		ReadyTimeout:  60 * time.Second,
 		Log:           testLog{u.t},
 		Exporter:      u.exporter,
+		StateFile:     u.stateFile,
+		Now:           u.now,
 	})
 	require.NoError(u.t, err, "hook %s", ev.Name)
 }

@@ -15,6 +15,13 @@ type PebbleState struct {
 	// CanStopChecks is true on Pebble 1.19 and later, which know a
 	// check's startup field and stop-checks.
 	CanStopChecks bool
+	// BootID identifies this boot of Pebble: what the charm remembers of
+	// the container holds until it changes.
+	BootID string
+	// PlanYAML is the plan as Pebble gave it, to remember.
+	PlanYAML string
+	// Current is each service's current status ("active", "backoff", ...).
+	Current map[string]string
 }
 
 // Changes is what must happen in a container to reach a desired state,

@@ -192,3 +192,30 @@ func cutKeys(doc map[string]any, keep func(string) bool) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// FilesHash is a digest of everything Execute compares in a container
+// before it changes services: files (path, mode, owner, content),
+// executables, pruned directories and writable paths with their owners.
+// When it equals the digest of what was last pushed or found identical in
+// the same boot of Pebble, nothing need be read back.
+func FilesHash(c Container) string {
+	h := sha256.New()
+	for _, f := range c.Files {
+		owner := "-"
+		if f.Owner != nil {
+			owner = fmt.Sprintf("%d:%d", f.Owner.UserID, f.Owner.GroupID)
+		}
+		fmt.Fprintf(h, "file %q %o %s %d\n", f.Path, f.Mode.Perm(), owner, len(f.Content))
+		h.Write(f.Content)
+	}
+	for _, e := range c.Executables {
+		fmt.Fprintf(h, "exec %q\n", e.Path)
+	}
+	for _, d := range c.PruneDirs {
+		fmt.Fprintf(h, "prune %q\n", d)
+	}
+	for _, w := range c.Writable {
+		fmt.Fprintf(h, "writable %q %d:%d %t\n", w.Path, w.Owner.UserID, w.Owner.GroupID, w.Recursive)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

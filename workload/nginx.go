@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/synapse-charm/synapse-k8s-go/internal/lazyre"
 )
 
 // The synapse-nginx container: nginx on every unit routes each request to
@@ -73,8 +74,8 @@ type NginxProcess struct {
 }
 
 var (
-	sizeValue   = regexp.MustCompile(`^[0-9]+[KMGkmg]?$`)
-	processName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	sizeValue   = lazyre.New(`^[0-9]+[KMGkmg]?$`)
+	processName = lazyre.New(`^[a-z0-9][a-z0-9-]*$`)
 )
 
 // nginx settings that do not depend on the input.
@@ -99,7 +100,7 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	if net.ParseIP(in.BindAddress) == nil {
 		return nil, fmt.Errorf("render nginx.conf: bind address %q is not an IP address", in.BindAddress)
 	}
-	if !sizeValue.MatchString(in.MaxUploadSize) {
+	if !sizeValue().MatchString(in.MaxUploadSize) {
 		return nil, fmt.Errorf("render nginx.conf: max upload size %q is not a size such as 50M", in.MaxUploadSize)
 	}
 	for _, cidr := range in.TrustedProxies {
@@ -116,7 +117,7 @@ func RenderNginx(in NginxInput) ([]byte, error) {
 	var mainProc *NginxProcess
 	var roles []Role
 	for i, p := range procs {
-		if !processName.MatchString(p.Name) {
+		if !processName().MatchString(p.Name) {
 			return nil, fmt.Errorf("render nginx.conf: process name %q is not a slot name", p.Name)
 		}
 		if net.ParseIP(p.IP) == nil {

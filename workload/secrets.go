@@ -5,8 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/synapse-charm/synapse-k8s-go/internal/lazyre"
 )
 
 // Secrets are the values every Synapse process of the application must
@@ -113,7 +114,7 @@ func SecretsFromContent(content map[string]string) (Secrets, error) {
 	if err := ValidateSigningKey(s.SigningKey); err != nil {
 		return Secrets{}, err
 	}
-	if s.AdminLocalpart != "" && !adminLocalpartRE.MatchString(s.AdminLocalpart) {
+	if s.AdminLocalpart != "" && !adminLocalpartRE().MatchString(s.AdminLocalpart) {
 		return Secrets{}, fmt.Errorf("secret content's %q is not a charm admin name (%s and lower-case letters and digits)", SecretKeyAdminLocalpart, AdminLocalpartPrefix)
 	}
 	return s, nil
@@ -143,7 +144,7 @@ func (s Secrets) Files() []File {
 	}
 }
 
-var adminLocalpartRE = regexp.MustCompile(`^` + AdminLocalpartPrefix + `[a-z0-9]{16,64}$`)
+var adminLocalpartRE = lazyre.New(`^` + AdminLocalpartPrefix + `[a-z0-9]{16,64}$`)
 
 const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 

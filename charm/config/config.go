@@ -9,12 +9,13 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/synapse-charm/synapse-k8s-go/internal/lazyre"
 )
 
 // Config holds the validated charm configuration. Option names follow the
@@ -209,11 +210,11 @@ var countOptions = []struct {
 }
 
 var (
-	hostnameRE   = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
-	roomIDRE     = regexp.MustCompile(`^!?[A-Za-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]+)?$`)
-	userDomainRE = regexp.MustCompile(`^@?[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]+)?$`)
-	sizeRE       = regexp.MustCompile(`^[1-9][0-9]*[KMG]?$`)
-	workerNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	hostnameRE   = lazyre.New(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	roomIDRE     = lazyre.New(`^!?[A-Za-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]+)?$`)
+	userDomainRE = lazyre.New(`^@?[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]+)?$`)
+	sizeRE       = lazyre.New(`^[1-9][0-9]*[KMG]?$`)
+	workerNameRE = lazyre.New(`^[a-z0-9][a-z0-9-]*$`)
 )
 
 // Parse validates raw config-get output. It collects every problem instead
@@ -266,7 +267,7 @@ func Parse(raw map[string]any) (Config, error) {
 	}
 
 	c.FederationDomainWhitelist = p.csv("federation_domain_whitelist", func(s string) string {
-		if !hostnameRE.MatchString(s) {
+		if !hostnameRE().MatchString(s) {
 			return fmt.Sprintf("%q is not a domain", s)
 		}
 		return ""
@@ -301,7 +302,7 @@ func Parse(raw map[string]any) (Config, error) {
 		}
 	}
 	rooms := p.csv("invite_checker_policy_rooms", func(s string) string {
-		if !roomIDRE.MatchString(s) {
+		if !roomIDRE().MatchString(s) {
 			return fmt.Sprintf("%q is not a room ID", s)
 		}
 		return ""
@@ -324,7 +325,7 @@ func Parse(raw map[string]any) (Config, error) {
 		p.fail("rc_joins_remote_per_second", "must not be negative")
 	}
 	c.PublishRoomsAllowlist = p.csv("publish_rooms_allowlist", func(s string) string {
-		if !userDomainRE.MatchString(s) {
+		if !userDomainRE().MatchString(s) {
 			return fmt.Sprintf("%q is not a user such as alice:example.com", s)
 		}
 		return ""
@@ -332,7 +333,7 @@ func Parse(raw map[string]any) (Config, error) {
 	c.AliveCheck = p.aliveCheck("experimental_alive_check")
 	c.BackupPassphrase = p.str("backup_passphrase")
 	c.WorkersIgnoreList = p.csv("workers_ignore_list", func(s string) string {
-		if !workerNameRE.MatchString(s) {
+		if !workerNameRE().MatchString(s) {
 			return fmt.Sprintf("%q is not a worker name", s)
 		}
 		return ""
@@ -375,7 +376,7 @@ func Parse(raw map[string]any) (Config, error) {
 	c.KeepSingletonsOnMain = p.boolean("keep_singletons_on_main")
 	c.MaxProcessesPerUnit = p.count("max_processes_per_unit", 1, 64)
 	c.MaxUploadSize = p.str("max_upload_size")
-	if !sizeRE.MatchString(c.MaxUploadSize) || !sizeFits(c.MaxUploadSize) {
+	if !sizeRE().MatchString(c.MaxUploadSize) || !sizeFits(c.MaxUploadSize) {
 		p.fail("max_upload_size", fmt.Sprintf("%q must be a size such as 50M (K, M or G suffix)", c.MaxUploadSize))
 	}
 
@@ -441,7 +442,7 @@ func validPort(p string) bool {
 }
 
 func validDNSName(host string) bool {
-	return len(host) <= 253 && hostnameRE.MatchString(host)
+	return len(host) <= 253 && hostnameRE().MatchString(host)
 }
 
 // sizeFits reports whether a size such as 50M fits in a signed 64-bit
@@ -454,7 +455,7 @@ func sizeFits(size string) bool {
 // SizeBytes converts a size such as 50M (K, M or G suffix, powers of 1024)
 // to bytes; false when it is not such a size or overflows.
 func SizeBytes(size string) (int64, bool) {
-	if !sizeRE.MatchString(size) {
+	if !sizeRE().MatchString(size) {
 		return 0, false
 	}
 	digits, shift := size, uint(0)

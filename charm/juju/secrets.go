@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/synapse-charm/synapse-k8s-go/internal/lazyre"
 )
 
 // secretKeyRule is Juju's rule for secret content keys: lowercase letters,
 // digits and single hyphens, starting with a letter, at least three long.
-var secretKeyRule = regexp.MustCompile(`^[a-z](?:-?[a-z0-9]){2,}$`)
+var secretKeyRule = lazyre.New(`^[a-z](?:-?[a-z0-9]){2,}$`)
 
 // SecretAddOptions is a new secret.
 type SecretAddOptions struct {
@@ -79,7 +80,7 @@ func (t *Tools) contentArgs(args []string, content map[string]string) (cleanup f
 	}
 	keys := make([]string, 0, len(content))
 	for k := range content {
-		if !secretKeyRule.MatchString(k) {
+		if !secretKeyRule().MatchString(k) {
 			return cleanup, nil, fmt.Errorf("secret key %q is not valid: want lowercase letters, digits and hyphens, starting with a letter, at least 3 long", k)
 		}
 		keys = append(keys, k)

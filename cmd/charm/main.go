@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
+	"github.com/synapse-charm/synapse-k8s-go/charm/unitstate"
 	"github.com/synapse-charm/synapse-k8s-go/workload/nginxexporter"
 )
 
@@ -37,11 +39,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	// What the unit remembers between hooks lives in the charm directory,
+	// which lives and dies with the pod (ops keeps .unit-state.db there).
+	stateFile := ""
+	if ev.CharmDir != "" {
+		stateFile = filepath.Join(ev.CharmDir, unitstate.FileName)
+	}
 	err = charm.Run(ctx, charm.Options{
-		Tools:    juju.New(juju.ExecRunner{}),
-		Event:    ev,
-		Log:      os.Stderr,
-		Exporter: self,
+		Tools:     juju.New(juju.ExecRunner{}),
+		Event:     ev,
+		Log:       os.Stderr,
+		Exporter:  self,
+		StateFile: stateFile,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "synapse charm: %s: %v\n", ev.Name, err)

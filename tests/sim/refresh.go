@@ -84,6 +84,12 @@ func (m *Model) recreatePod(ctx context.Context, u *unit) error {
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
 	name := u.name
+	// A new pod has a new charm container: its charm directory (an
+	// emptyDir under Juju) starts empty, and with it what the charm kept
+	// there between hooks.
+	if err := os.RemoveAll(u.charmDir); err != nil {
+		return fmt.Errorf("new pod of %s: %w", name, err)
+	}
 	if err := m.prepareUnitDir(u); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path"
@@ -53,26 +54,64 @@ var ErrUnreachable = errors.New("pebble does not answer")
 
 // Observe reads the container's current plan and which services run.
 func Observe(c *client.Client) (State, error) {
+	st, _, err := ObserveKnown(c, Known{})
+	return st, err
+}
+
+// Known is what the charm remembers of a container from an earlier hook:
+// only the charm changes the plan and pushes the files, so while the same
+// Pebble runs, what it saw and did last still holds.
+type Known struct {
+	// BootID is the Pebble boot the plan was read in: random for each
+	// start of a Pebble that is PID 1, as in Juju's sidecars (elsewhere
+	// the kernel's, which a container restart keeps).
+	BootID string
+	// PlanYAML is the plan as last read, when no layer was added since.
+	PlanYAML string
+}
+
+// ObserveKnown is Observe that takes the plan from known when the same
+// Pebble still runs, and reports whether it did: the same boot ID, and the
+// services the remembered plan names (Pebble keeps the layers the charm
+// adds in memory, so a restarted container whose boot ID stayed shows
+// none; a plan that named no service is read again anyway).
+func ObserveKnown(c *client.Client, known Known) (State, bool, error) {
 	var st State
 	info, err := c.SysInfo()
 	if err != nil {
-		return st, fmt.Errorf("%w: %v", ErrUnreachable, err)
+		return st, false, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	st.CanStopChecks = canStopChecks(info.Version)
-	plan, err := currentPlan(c)
-	if err != nil {
-		return st, err
-	}
-	st.Plan = plan
+	st.BootID = info.BootID
 	infos, err := c.Services(&client.ServicesOptions{})
 	if err != nil {
-		return st, fmt.Errorf("read services: %w", err)
+		return st, false, fmt.Errorf("read services: %w", err)
 	}
 	st.Active = map[string]bool{}
+	st.Current = map[string]string{}
 	for _, si := range infos {
 		st.Active[si.Name] = si.Current == client.StatusActive
+		st.Current[si.Name] = string(si.Current)
 	}
-	return st, nil
+	trusted := false
+	if known.PlanYAML != "" && known.BootID != "" && known.BootID == info.BootID {
+		var plan workload.Layer
+		if yaml.Unmarshal([]byte(known.PlanYAML), &plan) == nil && len(plan.Services) > 0 &&
+			slices.Equal(slices.Sorted(maps.Keys(plan.Services)), slices.Sorted(maps.Keys(st.Current))) {
+			st.Plan, st.PlanYAML, trusted = plan, known.PlanYAML, true
+		}
+	}
+	if !trusted {
+		data, err := c.PlanBytes(&client.PlanOptions{})
+		if err != nil {
+			return st, false, fmt.Errorf("read plan: %w", err)
+		}
+		if err := yaml.Unmarshal(data, &st.Plan); err != nil {
+			return st, false, fmt.Errorf("parse plan: %w", err)
+		}
+		st.PlanYAML = string(data)
+	}
+	return st, trusted, nil
 }
 
 // Apply brings a container to the desired state with the fewest changes
@@ -90,23 +129,33 @@ func Apply(ctx context.Context, c *client.Client, want workload.Container, chang
 // the layer, stale checks, and stop, restart, start in that order; a
 // running service whose reload files were pushed gets SIGHUP.
 func Execute(ctx context.Context, c *client.Client, want workload.Container, ch workload.Changes, changeTimeout time.Duration) (ApplyResult, error) {
+	return ExecuteKnown(ctx, c, want, ch, changeTimeout, false)
+}
+
+// ExecuteKnown is Execute that, with filesKnown, trusts that the files,
+// executables and owners of want are in place (the charm pushed them, or
+// found them so, in this boot of Pebble: workload.FilesHash matches), and
+// reads none of them back.
+func ExecuteKnown(ctx context.Context, c *client.Client, want workload.Container, ch workload.Changes, changeTimeout time.Duration, filesKnown bool) (ApplyResult, error) {
 	var res ApplyResult
-	pushed, err := pushFiles(c, want.Files)
-	if err != nil {
-		return res, err
-	}
-	res.Pushed = pushed
-	pushedExecs, err := pushExecutables(c, want.Executables)
-	if err != nil {
-		return res, err
-	}
-	res.Pushed = append(res.Pushed, pushedExecs...)
-	keep := append([]workload.File(nil), want.Files...)
-	for _, e := range want.Executables {
-		keep = append(keep, workload.File{Path: e.Path})
-	}
-	if res.Removed, err = pruneFiles(c, keep, want.PruneDirs); err != nil {
-		return res, err
+	if !filesKnown {
+		pushed, err := pushFiles(c, want.Files)
+		if err != nil {
+			return res, err
+		}
+		res.Pushed = pushed
+		pushedExecs, err := pushExecutables(c, want.Executables)
+		if err != nil {
+			return res, err
+		}
+		res.Pushed = append(res.Pushed, pushedExecs...)
+		keep := append([]workload.File(nil), want.Files...)
+		for _, e := range want.Executables {
+			keep = append(keep, workload.File{Path: e.Path})
+		}
+		if res.Removed, err = pruneFiles(c, keep, want.PruneDirs); err != nil {
+			return res, err
+		}
 	}
 	if ch.Layer != nil {
 		data, err := ch.Layer.YAML()
@@ -125,9 +174,12 @@ func Execute(ctx context.Context, c *client.Client, want workload.Container, ch 
 		}
 	}
 	res.Stopped, res.Restarted, res.Started = ch.Stop, ch.Restart, ch.Start
-	wrong, err := wrongOwners(c, want.Writable)
-	if err != nil {
-		return res, err
+	var wrong []workload.Writable
+	if !filesKnown {
+		var err error
+		if wrong, err = wrongOwners(c, want.Writable); err != nil {
+			return res, err
+		}
 	}
 	if len(wrong) > 0 {
 		// Data a root process left (an older charm, the Python charm):
@@ -397,18 +449,6 @@ func isNotFound(err error) bool {
 	return errors.As(err, &e) && e.Kind == client.ErrorKindNotFound
 }
 
-func currentPlan(c *client.Client) (workload.Layer, error) {
-	data, err := c.PlanBytes(&client.PlanOptions{})
-	if err != nil {
-		return workload.Layer{}, fmt.Errorf("read plan: %w", err)
-	}
-	var plan workload.Layer
-	if err := yaml.Unmarshal(data, &plan); err != nil {
-		return workload.Layer{}, fmt.Errorf("parse plan: %w", err)
-	}
-	return plan, nil
-}
-
 // Readiness is what Ready found.
 type Readiness = workload.Readiness
 
@@ -417,15 +457,28 @@ type Readiness = workload.Readiness
 // because Pebble's success count survives a service restart and would call
 // a process that is still starting "up".
 func Ready(ctx context.Context, c *client.Client, want workload.Container, probe *http.Client) (Readiness, error) {
+	return ReadyKnown(ctx, c, want, probe, nil)
+}
+
+// ReadyKnown is Ready given each service's current status, as Observe read
+// it earlier in a hook that changed no service; nil reads it again.
+func ReadyKnown(ctx context.Context, c *client.Client, want workload.Container, probe *http.Client, current map[string]string) (Readiness, error) {
 	var r Readiness
-	infos, err := c.Services(&client.ServicesOptions{})
-	if err != nil {
-		return r, fmt.Errorf("read services: %w", err)
+	if current == nil {
+		infos, err := c.Services(&client.ServicesOptions{})
+		if err != nil {
+			return r, fmt.Errorf("read services: %w", err)
+		}
+		current = map[string]string{}
+		for _, si := range infos {
+			current[si.Name] = string(si.Current)
+		}
 	}
-	for _, si := range infos {
-		svc, ours := want.Layer.Services[si.Name]
-		if ours && svc.Startup == "enabled" && (si.Current == client.StatusBackoff || si.Current == client.StatusError) {
-			r.Failed = append(r.Failed, si.Name)
+	for _, name := range slices.Sorted(maps.Keys(current)) {
+		svc, ours := want.Layer.Services[name]
+		st := client.ServiceStatus(current[name])
+		if ours && svc.Startup == "enabled" && (st == client.StatusBackoff || st == client.StatusError) {
+			r.Failed = append(r.Failed, name)
 		}
 	}
 	names := append([]string(nil), want.ReadyChecks...)
