@@ -25,16 +25,6 @@ const (
 	SynapseGroupID = 991
 )
 
-// HasUserID reports whether an /etc/passwd file has a user with uid.
-func HasUserID(passwd []byte, uid int) bool {
-	for _, line := range strings.Split(string(passwd), "\n") {
-		if fields := strings.Split(line, ":"); len(fields) >= 3 && fields[2] == strconv.Itoa(uid) {
-			return true
-		}
-	}
-	return false
-}
-
 // SynapseOwner owns what only Synapse may read (its secrets) and what it
 // writes (its data).
 var SynapseOwner = Owner{UserID: SynapseUserID, GroupID: SynapseGroupID}

@@ -335,19 +335,6 @@ func pushFiles(c *client.Client, files []workload.File) ([]string, error) {
 	return pushed, nil
 }
 
-// HasUserID reports whether the container's /etc/passwd has a user with
-// uid.
-func HasUserID(c *client.Client, uid int) (bool, error) {
-	var buf bytes.Buffer
-	if err := c.Pull(&client.PullOptions{Path: "/etc/passwd", Target: &buf}); err != nil {
-		if isNotFound(err) {
-			return false, nil
-		}
-		return false, fmt.Errorf("read /etc/passwd: %w", err)
-	}
-	return workload.HasUserID(buf.Bytes(), uid), nil
-}
-
 // ownedBy reports whether fi has owner o; a nil o takes any owner.
 func ownedBy(fi *client.FileInfo, o *workload.Owner) bool {
 	if o == nil {
