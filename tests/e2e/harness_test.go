@@ -5,10 +5,8 @@
 package e2e
 
 import (
-	"archive/zip"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/topology"
+	"github.com/synapse-charm/synapse-k8s-go/charmarchive"
 	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
 	"github.com/synapse-charm/synapse-k8s-go/tests/matrix"
 	"github.com/synapse-charm/synapse-k8s-go/tests/sim"
@@ -59,42 +58,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	charmRoot = filepath.Join(dir, "charm")
-	if err := unpack(archive, charmRoot); err != nil {
+	if err := charmarchive.Unpack(archive, charmRoot); err != nil {
 		fmt.Printf("unpack the charm: %v\n", err)
 		return 1
 	}
 	charmBinary = filepath.Join(charmRoot, "dispatch")
 	return m.Run()
-}
-
-// unpack extracts a charm archive into dir, keeping each file's mode.
-func unpack(archive, dir string) error {
-	zr, err := zip.OpenReader(archive)
-	if err != nil {
-		return err
-	}
-	defer zr.Close()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, f := range zr.File {
-		if strings.Contains(f.Name, "/") || strings.Contains(f.Name, "..") {
-			return fmt.Errorf("unexpected entry %q", f.Name)
-		}
-		r, err := f.Open()
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, f.Name), data, f.Mode().Perm()); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // deployment is one simulated model with the bed's servers behind the

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,36 +44,6 @@ func packCharm(ctx context.Context, root, out string) error {
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pack the charm: %w: %s", err, b)
-	}
-	return nil
-}
-
-// unpack extracts a charm archive into dir as Juju does, keeping modes.
-func unpack(archive, dir string) error {
-	zr, err := zip.OpenReader(archive)
-	if err != nil {
-		return fmt.Errorf("open charm: %w", err)
-	}
-	defer zr.Close()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, f := range zr.File {
-		if strings.Contains(f.Name, "/") || strings.Contains(f.Name, "..") {
-			return fmt.Errorf("unpack charm: unexpected entry %q", f.Name)
-		}
-		r, err := f.Open()
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			return fmt.Errorf("unpack %s: %w", f.Name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f.Name), data, f.Mode().Perm()); err != nil {
-			return err
-		}
 	}
 	return nil
 }

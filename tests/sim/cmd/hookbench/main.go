@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/synapse-charm/synapse-k8s-go/charmarchive"
 	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
 	"github.com/synapse-charm/synapse-k8s-go/tests/sim"
 )
@@ -256,7 +257,7 @@ func charmArchive(ctx context.Context, root, scratch, spec string) (string, erro
 // measure deploys the charm archive and measures it (dir: a new directory).
 func measure(ctx context.Context, c config, dir, archive, wrap, hello string) (*Report, error) {
 	charmRoot := filepath.Join(dir, "unpacked")
-	if err := unpack(archive, charmRoot); err != nil {
+	if err := charmarchive.Unpack(archive, charmRoot); err != nil {
 		return nil, err
 	}
 	rep := &Report{Date: time.Now().UTC(), Charm: archive, CPUs: runtime.NumCPU(), N: c.n, Load: []string{loadAvg()}}
