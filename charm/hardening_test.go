@@ -100,9 +100,14 @@ func TestSynapseRunsUnprivileged(t *testing.T) {
 
 	// Data left by a Synapse that ran as root (an older charm, the Python
 	// charm): the next hook gives it to Synapse's user before starting it.
-	_, err := u.container.Client().Stop(&client.ServiceOptions{Names: []string{"synapse"}})
+	// Pebble reports a service inactive as soon as it sends SIGTERM, while
+	// Synapse may still be closing its database: wait for the stop change
+	// and for the process to be gone before touching its files.
+	id, err := u.container.Client().Stop(&client.ServiceOptions{Names: []string{"synapse"}})
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return u.service().Current != client.StatusActive }, 30*time.Second, 100*time.Millisecond)
+	_, err = u.container.Client().WaitChange(id, &client.WaitChangeOptions{Timeout: 60 * time.Second})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(u.synapseProcesses()) == 0 }, 30*time.Second, 100*time.Millisecond)
 	out, err := exec.Command("chown", "-R", "0:0", filepath.Join(u.dir, "data")).CombinedOutput()
 	require.NoError(t, err, string(out))
 	u.run("update-status")
