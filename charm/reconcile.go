@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"sort"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
@@ -158,12 +159,14 @@ func (c *charm) apply(ctx context.Context, pc pebbleClient, p *decide.ContainerP
 		}
 		r, err = container.WaitReady(ctx, pc, p.Want, c.opts.HTTP, c.opts.ReadyTimeout)
 	} else {
-		// No service started or stopped: their state is as observed.
+		// No service started or stopped: their state is as observed, and
+		// Pebble's checks (not a probe of our own) say whether they serve.
 		current := observed.Current
+		probe := (*http.Client)(nil)
 		if len(res.Stopped) > 0 || len(res.Started) > 0 || len(res.Restarted) > 0 {
-			current = nil
+			current, probe = nil, c.opts.HTTP
 		}
-		r, err = container.ReadyKnown(ctx, pc, p.Want, c.opts.HTTP, current)
+		r, err = container.ReadyKnown(ctx, pc, p.Want, probe, current)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the readiness of %s: %w", p.Want.Name, err)

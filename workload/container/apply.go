@@ -448,7 +448,11 @@ func Ready(ctx context.Context, c *client.Client, want workload.Container, probe
 }
 
 // ReadyKnown is Ready given each service's current status, as Observe read
-// it earlier in a hook that changed no service; nil reads it again.
+// it earlier in a hook that changed no service; nil reads it again. A nil
+// probe trusts Pebble's check state alone: right when nothing was just
+// (re)started, and Pebble's threshold keeps one slow answer from a loaded
+// Synapse out of the status (Juju reports the check going down and coming
+// back as pebble-check-failed and -recovered).
 func ReadyKnown(ctx context.Context, c *client.Client, want workload.Container, probe *http.Client, current map[string]string) (Readiness, error) {
 	var r Readiness
 	if current == nil {
@@ -490,7 +494,7 @@ func ReadyKnown(ctx context.Context, c *client.Client, want workload.Container, 
 	sort.Strings(r.Unreachable)
 	for _, name := range want.ReadyChecks {
 		check := want.Layer.Checks[name]
-		if down[name] || (check.HTTP != nil && !probeOK(ctx, probe, check.HTTP.URL)) {
+		if down[name] || (check.HTTP != nil && probe != nil && !probeOK(ctx, probe, check.HTTP.URL)) {
 			r.NotReady = append(r.NotReady, name)
 		}
 	}

@@ -165,6 +165,9 @@ func TestReadyProbesTheCheckURL(t *testing.T) {
 	r, err := container.Ready(ctx, pc, want, srv.Client())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"ready"}, r.NotReady, "a 503 is not ready even while Pebble's check is still up")
+	r, err = container.ReadyKnown(ctx, pc, want, nil, nil)
+	require.NoError(t, err)
+	assert.Empty(t, r.NotReady, "without a probe (a hook that restarted nothing) Pebble's check state is trusted")
 
 	healthy.Store(true)
 	r, err = container.WaitReady(ctx, pc, want, srv.Client(), 10*time.Second)
