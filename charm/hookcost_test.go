@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/synapse-charm/synapse-k8s-go/charm"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 )
 
@@ -131,4 +133,61 @@ func TestRememberedFilesRepaired(t *testing.T) {
 	u.runEvent(juju.Event{Name: "synapse-pebble-ready", Unit: "synapse/0", App: "synapse", Model: "test", WorkloadName: "synapse"})
 	assert.Equal(t, want, u.file("/data/log.yaml"), "pebble-ready compares the files")
 	assert.Equal(t, "active", string(u.mem.UnitStatus().Status), u.mem.UnitStatus().Message)
+}
+
+// TestRememberedRelationMembers: relation-list is asked in hooks of its
+// relation only, where Juju's answer can change: a peer that joins is read
+// from the next hook on, and one that departs no longer is.
+func TestRememberedRelationMembers(t *testing.T) {
+	u := newUnit(t)
+	u.stateFile = filepath.Join(u.dir, "state.json")
+	u.run("config-changed")
+	u.run("update-status")
+	peer := u.mem.RelationIDs(charm.PeerEndpoint)[0]
+	reads := func() (lists int, readsPeer bool) {
+		t.Helper()
+		for _, c := range u.mem.Argv() {
+			if c[0] == "relation-list" {
+				lists++
+			}
+			if c[0] == "relation-get" && slices.Contains(c, "synapse/1") {
+				readsPeer = true
+			}
+		}
+		return lists, readsPeer
+	}
+	peerHook := func(kind, unit string) juju.Event {
+		ev := juju.Event{Name: charm.PeerEndpoint + "-relation-" + kind, Unit: "synapse/0", App: "synapse", Model: "test",
+			RelationName: charm.PeerEndpoint, RelationID: peer, RemoteUnit: unit, RemoteApp: "synapse"}
+		if kind == "departed" {
+			ev.DepartingUnit = unit
+		}
+		return ev
+	}
+
+	u.mem.ResetCalls()
+	u.run("update-status")
+	lists, readsPeer := reads()
+	assert.Zero(t, lists, "a settled hook asks no relation-list")
+	assert.False(t, readsPeer)
+
+	u.mem.AddRelationUnit(peer, "synapse/1")
+	u.mem.ResetCalls()
+	u.runEvent(peerHook("joined", "synapse/1"))
+	lists, readsPeer = reads()
+	assert.Equal(t, 1, lists, "relation-joined asks relation-list")
+	assert.True(t, readsPeer, "and reads the new peer's bag")
+	u.mem.ResetCalls()
+	u.run("update-status")
+	lists, readsPeer = reads()
+	assert.Zero(t, lists)
+	assert.True(t, readsPeer, "the next hook still reads the peer that joined")
+
+	u.mem.RemoveRelationUnit(peer, "synapse/1")
+	u.runEvent(peerHook("departed", "synapse/1"))
+	u.mem.ResetCalls()
+	u.run("update-status")
+	lists, readsPeer = reads()
+	assert.Zero(t, lists)
+	assert.False(t, readsPeer, "a departed peer is no longer read")
 }

@@ -152,7 +152,7 @@ func (c *charm) observePeer(ctx context.Context, id string) (*decide.PeerView, e
 	if p.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit}); err != nil {
 		return nil, err
 	}
-	peers, err := c.tools.RelationList(ctx, id)
+	peers, err := c.relationUnits(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func (c *charm) observeRelation(ctx context.Context, id string, local, units, ow
 		}
 	}
 	if units {
-		list, err := c.tools.RelationList(ctx, id)
+		list, err := c.relationUnits(ctx, id)
 		if err != nil {
 			return nil, err
 		}

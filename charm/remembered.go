@@ -44,6 +44,29 @@ func (c *charm) relationIDs(ctx context.Context, endpoint string) ([]string, err
 	return ids, nil
 }
 
+// relationUnits is relation-list for a relation: the remote units this
+// unit has seen join. Juju's hook context lists the members its own
+// relation-joined and relation-departed hooks recorded, so the answer can
+// change only in a hook of that relation, where it is asked again.
+func (c *charm) relationUnits(ctx context.Context, id string) ([]string, error) {
+	if units, ok := c.state.Members[id]; ok && c.ev.RelationID != id {
+		return slices.Clone(units), nil
+	}
+	units, err := c.tools.RelationList(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.state.Members == nil {
+		c.state.Members = map[string][]string{}
+	}
+	if c.ev.Kind() == "relation-broken" && c.ev.RelationID == id {
+		delete(c.state.Members, id)
+	} else {
+		c.state.Members[id] = slices.Clone(units)
+	}
+	return units, nil
+}
+
 // remoteApp is relation-list --app: a relation's remote application is
 // fixed for the relation's life.
 func (c *charm) remoteApp(ctx context.Context, id string) (string, error) {

@@ -37,6 +37,8 @@ type State struct {
 	Since time.Time `json:"since"`
 	// Relations holds relation-ids' answer per endpoint.
 	Relations map[string][]string `json:"relations,omitempty"`
+	// Members holds relation-list's answer per relation ID.
+	Members map[string][]string `json:"members,omitempty"`
 	// RemoteApps holds relation-list --app's answer per relation ID: a
 	// relation's remote application never changes.
 	RemoteApps map[string]string `json:"remote-apps,omitempty"`
@@ -96,6 +98,10 @@ func (s State) Clone() State {
 	c.Relations = make(map[string][]string, len(s.Relations))
 	for k, v := range s.Relations {
 		c.Relations[k] = append([]string(nil), v...)
+	}
+	c.Members = make(map[string][]string, len(s.Members))
+	for k, v := range s.Members {
+		c.Members[k] = append([]string(nil), v...)
 	}
 	c.RemoteApps = maps.Clone(s.RemoteApps)
 	c.Containers = maps.Clone(s.Containers)

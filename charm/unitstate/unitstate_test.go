@@ -73,6 +73,15 @@ func TestSaveOnlyWhenChanged(t *testing.T) {
 	if got := Load(path); got.Relations == nil {
 		t.Fatal("a changed state was not written")
 	}
+	before := Load(path)
+	after := before.Clone()
+	after.Members["redis:3"] = []string{"redis/0"}
+	if err := Save(path, before, after); err != nil {
+		t.Fatal(err)
+	}
+	if got := Load(path); len(got.Members["redis:3"]) != 1 || len(before.Members) != 0 {
+		t.Fatalf("members: saved %v, loaded copy changed to %v", got.Members, before.Members)
+	}
 	if err := Forget(path); err != nil {
 		t.Fatal(err)
 	}
