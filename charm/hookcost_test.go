@@ -191,3 +191,47 @@ func TestRememberedRelationMembers(t *testing.T) {
 	assert.Zero(t, lists)
 	assert.False(t, readsPeer, "a departed peer is no longer read")
 }
+
+// TestRememberedBagsWrittenOnlyHere: the unit's own bags, and the leader's
+// application bags, are read once and then kept up to date with what the
+// charm writes. What another leader wrote meanwhile is read again when
+// this unit is elected once more.
+func TestRememberedBagsWrittenOnlyHere(t *testing.T) {
+	u := newUnit(t)
+	u.stateFile = filepath.Join(u.dir, "state.json")
+	u.run("config-changed")
+	db := u.mem.AddRelation("database", "postgresql-k8s", "postgresql-k8s/0")
+	u.runEvent(juju.Event{Name: "database-relation-created", Unit: "synapse/0", App: "synapse", Model: "test",
+		RelationName: "database", RelationID: db, RemoteApp: "postgresql-k8s"})
+	require.Equal(t, "synapse", u.mem.RelationData(db, "synapse", true)["database"], "the leader asks for its database")
+	u.run("update-status")
+
+	reads := func() (own, app int) {
+		t.Helper()
+		for _, c := range u.mem.Argv() {
+			if c[0] != "relation-get" {
+				continue
+			}
+			if slices.Contains(c, "synapse/0") {
+				own++
+			}
+			if slices.Contains(c, db) && slices.Contains(c, "--app") && slices.Contains(c, "synapse") {
+				app++
+			}
+		}
+		return own, app
+	}
+	u.mem.ResetCalls()
+	u.run("update-status")
+	own, app := reads()
+	assert.Zero(t, own, "the unit's own bags are remembered")
+	assert.Zero(t, app, "the leader's application bag of the database relation is remembered")
+
+	// Leadership moves away and back; the other leader emptied the bag.
+	u.mem.SetLeader(false)
+	u.run("update-status")
+	u.mem.SetRelationData(db, "synapse", true, map[string]string{})
+	u.mem.SetLeader(true)
+	u.run("leader-elected")
+	assert.Equal(t, "synapse", u.mem.RelationData(db, "synapse", true)["database"], "the new leader read the bag again and asked again")
+}

@@ -48,6 +48,12 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 	if s.Leader, err = c.tools.IsLeader(ctx); err != nil {
 		return nil, err
 	}
+	if !s.Leader || ev.Kind() == "leader-elected" {
+		c.forgetAppBags()
+	}
+	if ev.Kind() == "relation-broken" {
+		c.forgetBags(ev.RelationID)
+	}
 	if workloadFacts && leaving(ev) {
 		// A unit on its way out decides nothing but its status, and Juju
 		// may already refuse it its relations (and Pebble be gone).
@@ -149,7 +155,7 @@ func (c *charm) observePeer(ctx context.Context, id string) (*decide.PeerView, e
 		return nil, err
 	}
 	p := &decide.PeerView{ID: id, App: app, Units: map[string]map[string]string{}}
-	if p.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit}); err != nil {
+	if p.Own, err = c.ownBag(ctx, id); err != nil {
 		return nil, err
 	}
 	peers, err := c.relationUnits(ctx, id)
@@ -193,12 +199,12 @@ func (c *charm) observeRelation(ctx context.Context, id string, local, units, ow
 	}
 	if local {
 		// Juju lets only the leader read its own application's bag.
-		if v.Local, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true}); err != nil {
+		if v.Local, err = c.localBag(ctx, id); err != nil {
 			return nil, err
 		}
 	}
 	if own {
-		if v.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit}); err != nil {
+		if v.Own, err = c.ownBag(ctx, id); err != nil {
 			return nil, err
 		}
 	}
@@ -232,7 +238,7 @@ func (c *charm) observeAll(ctx context.Context, endpoint string, local, own bool
 	for _, id := range ids {
 		v := &decide.RelationView{ID: id}
 		if local {
-			v.Local, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true})
+			v.Local, err = c.localBag(ctx, id)
 			if juju.IsPermissionDenied(err) {
 				continue // the relation is going away for this unit
 			}
@@ -241,7 +247,7 @@ func (c *charm) observeAll(ctx context.Context, endpoint string, local, own bool
 			}
 		}
 		if own {
-			v.Own, err = c.tools.RelationGet(ctx, &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit})
+			v.Own, err = c.ownBag(ctx, id)
 			if juju.IsPermissionDenied(err) {
 				continue
 			}

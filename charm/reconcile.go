@@ -134,6 +134,7 @@ func (c *charm) execute(ctx context.Context, s *decide.Snapshot, d decide.Decisi
 		if err := c.tools.RelationSet(ctx, &juju.RelationSetOptions{RelationID: w.RelationID, App: w.App, Data: w.Data}); err != nil {
 			return fmt.Errorf("write %s: %w", bagName(w), err)
 		}
+		c.rememberWritten(w.RelationID, w.App, w.Data)
 	}
 	st := d.Status()
 	return c.setStatus(ctx, juju.StatusName(st.Level.String()), st.Message)

@@ -3,7 +3,9 @@ package charm
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 	"github.com/synapse-charm/synapse-k8s-go/charm/unitstate"
@@ -49,7 +51,7 @@ func (c *charm) relationIDs(ctx context.Context, endpoint string) ([]string, err
 // relation-joined and relation-departed hooks recorded, so the answer can
 // change only in a hook of that relation, where it is asked again.
 func (c *charm) relationUnits(ctx context.Context, id string) ([]string, error) {
-	if units, ok := c.state.Members[id]; ok && c.ev.RelationID != id {
+	if units, ok := c.state.Members[id]; ok && !(c.ev.RelationID == id && membershipHook(c.ev.Kind())) {
 		return slices.Clone(units), nil
 	}
 	units, err := c.tools.RelationList(ctx, id)
@@ -65,6 +67,81 @@ func (c *charm) relationUnits(ctx context.Context, id string) ([]string, error) 
 		c.state.Members[id] = slices.Clone(units)
 	}
 	return units, nil
+}
+
+// membershipHook reports whether a relation hook of this kind may change
+// the relation's members as this unit sees them.
+func membershipHook(kind string) bool {
+	switch kind {
+	case "relation-created", "relation-joined", "relation-departed", "relation-broken":
+		return true
+	}
+	return false
+}
+
+// ownBag is relation-get of this unit's own bag: only this unit writes it
+// (Juju keeps a failed hook's writes as it keeps its memory: not at all).
+func (c *charm) ownBag(ctx context.Context, id string) (map[string]string, error) {
+	return c.writtenOnlyHere(ctx, id+"/unit", &juju.RelationGetOptions{RelationID: id, Unit: c.ev.Unit})
+}
+
+// localBag is relation-get of the application's bag of a relation, which
+// only the leader reads and writes. Remembered only while this unit stays
+// leader: observe drops the entries on a hook where it is not, and on
+// leader-elected, since another leader may have written in between. The
+// peer relation's is always asked: an operator's fix goes through it.
+func (c *charm) localBag(ctx context.Context, id string) (map[string]string, error) {
+	return c.writtenOnlyHere(ctx, id+"/app", &juju.RelationGetOptions{RelationID: id, Unit: c.ev.App, App: true})
+}
+
+func (c *charm) writtenOnlyHere(ctx context.Context, key string, opts *juju.RelationGetOptions) (map[string]string, error) {
+	if bag, ok := c.state.Bags[key]; ok {
+		return maps.Clone(bag), nil
+	}
+	bag, err := c.tools.RelationGet(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.state.Bags == nil {
+		c.state.Bags = map[string]map[string]string{}
+	}
+	c.state.Bags[key] = maps.Clone(bag)
+	return bag, nil
+}
+
+// forgetAppBags drops the remembered application bags (see localBag).
+func (c *charm) forgetAppBags() {
+	for key := range c.state.Bags {
+		if strings.HasSuffix(key, "/app") {
+			delete(c.state.Bags, key)
+		}
+	}
+}
+
+// forgetBags drops what is remembered of a relation's bags.
+func (c *charm) forgetBags(id string) {
+	delete(c.state.Bags, id+"/unit")
+	delete(c.state.Bags, id+"/app")
+}
+
+// rememberWritten applies a successful relation-set to a remembered bag
+// ("" deletes a key, as in Juju). A bag not remembered stays unknown.
+func (c *charm) rememberWritten(id string, app bool, data map[string]string) {
+	key := id + "/unit"
+	if app {
+		key = id + "/app"
+	}
+	bag, ok := c.state.Bags[key]
+	if !ok {
+		return
+	}
+	for k, v := range data {
+		if v == "" {
+			delete(bag, k)
+		} else {
+			bag[k] = v
+		}
+	}
 }
 
 // remoteApp is relation-list --app: a relation's remote application is

@@ -39,6 +39,10 @@ type State struct {
 	Relations map[string][]string `json:"relations,omitempty"`
 	// Members holds relation-list's answer per relation ID.
 	Members map[string][]string `json:"members,omitempty"`
+	// Bags holds this unit's own bags (key "<relation ID>/unit") and, on
+	// the leader, its application's bags (key "<relation ID>/app") of the
+	// relations where only this side writes them, as last read or written.
+	Bags map[string]map[string]string `json:"bags,omitempty"`
 	// RemoteApps holds relation-list --app's answer per relation ID: a
 	// relation's remote application never changes.
 	RemoteApps map[string]string `json:"remote-apps,omitempty"`
@@ -102,6 +106,10 @@ func (s State) Clone() State {
 	c.Members = make(map[string][]string, len(s.Members))
 	for k, v := range s.Members {
 		c.Members[k] = append([]string(nil), v...)
+	}
+	c.Bags = make(map[string]map[string]string, len(s.Bags))
+	for k, v := range s.Bags {
+		c.Bags[k] = maps.Clone(v)
 	}
 	c.RemoteApps = maps.Clone(s.RemoteApps)
 	c.Containers = maps.Clone(s.Containers)
