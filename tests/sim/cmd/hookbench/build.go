@@ -2,30 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 )
-
-// moduleRoot finds this module's root above the working directory.
-func moduleRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/synapse-charm/synapse-k8s-go\n") {
-			return d, nil
-		}
-		if d == filepath.Dir(d) {
-			return "", errors.New("run hookbench inside the github.com/synapse-charm/synapse-k8s-go module")
-		}
-	}
-}
 
 // goBuild builds a static binary of pkg (relative to root) into out.
 func goBuild(ctx context.Context, root, pkg, out string) error {

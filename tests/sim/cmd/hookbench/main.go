@@ -151,7 +151,7 @@ func run(ctx context.Context, c config) (*Report, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("needs root (the bed's containers and the charm's mount namespace)")
 	}
-	root, err := moduleRoot()
+	root, err := sim.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}

@@ -17,8 +17,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
+
+	"github.com/synapse-charm/synapse-k8s-go/tests/sim"
 )
 
 func main() {
@@ -91,23 +92,6 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.verbose, "v", false, "log every hook to stderr")
 }
 
-// moduleRoot finds this module's root above the working directory.
-func moduleRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/synapse-charm/synapse-k8s-go") {
-			return d, nil
-		}
-		if d == filepath.Dir(d) {
-			return "", errors.New("not inside the github.com/synapse-charm/synapse-k8s-go module")
-		}
-	}
-}
-
 // buildCharm builds ./cmd/charm of the module into dir/dispatch.
 func buildCharm(ctx context.Context, root, dir string) (string, error) {
 	out := filepath.Join(dir, "dispatch")
@@ -125,7 +109,7 @@ func buildCharm(ctx context.Context, root, dir string) (string, error) {
 func (c *commonFlags) resolveCharm(ctx context.Context, scratch string) (charm, root string, err error) {
 	root = c.charmRoot
 	if root == "" || c.charm == "" {
-		modRoot, err := moduleRoot()
+		modRoot, err := sim.ModuleRoot()
 		if err != nil {
 			if c.charm == "" {
 				return "", "", err
