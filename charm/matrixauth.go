@@ -72,7 +72,9 @@ func (c *charm) observeMatrixAuthSecrets(ctx context.Context, s *decide.Snapshot
 		if !s.Leader {
 			continue
 		}
-		id, content, err := c.findLabelledSecret(ctx, o.label)
+		id, content, err := c.findLabelledSecret(ctx, o.label, func(labelled, listed map[string]string) (bool, error) {
+			return maps.Equal(labelled, listed), nil
+		})
 		if err != nil {
 			return out, fmt.Errorf("look for secret %s: %w", o.label, err)
 		}
@@ -86,29 +88,6 @@ func (c *charm) observeMatrixAuthSecrets(ctx context.Context, s *decide.Snapshot
 		out.FreshKey = key
 	}
 	return out, nil
-}
-
-// findLabelledSecret returns the ID and content of our secret with label,
-// "" when there is none.
-func (c *charm) findLabelledSecret(ctx context.Context, label string) (string, map[string]string, error) {
-	want, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{Label: label})
-	if juju.IsNotFound(err) {
-		return "", nil, nil
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	ids, err := c.tools.SecretIDs(ctx)
-	if err != nil {
-		return "", nil, err
-	}
-	for _, id := range ids {
-		content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id})
-		if err == nil && maps.Equal(content, want) {
-			return id, content, nil
-		}
-	}
-	return "", nil, fmt.Errorf("secret %q exists but secret-ids does not list it", label)
 }
 
 // provideSecrets creates or updates the secrets matrix-auth requirers

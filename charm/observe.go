@@ -316,8 +316,24 @@ func (c *charm) observeAppSecret(ctx context.Context, s *decide.Snapshot) (decid
 
 // findOwnSecret returns the ID and content of the application's secret
 // when it exists but the peer bag does not name it, "" when there is none.
+// A later revision may add keys: the signing key tells it is the one.
 func (c *charm) findOwnSecret(ctx context.Context) (string, map[string]string, error) {
-	want, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{Label: decide.SecretLabel})
+	return c.findLabelledSecret(ctx, decide.SecretLabel, func(labelled, listed map[string]string) (bool, error) {
+		want, err := workload.SecretsFromContent(labelled)
+		if err != nil {
+			return false, err
+		}
+		got, err := workload.SecretsFromContent(listed)
+		return err == nil && got.SigningKey == want.SigningKey, nil
+	})
+}
+
+// findLabelledSecret returns the ID and content of our secret with label,
+// "" when there is none. secret-get by label gives no ID, so the secret
+// is found among secret-ids by its content: same reports whether a listed
+// content is the labelled one, or that the labelled content is unusable.
+func (c *charm) findLabelledSecret(ctx context.Context, label string, same func(labelled, listed map[string]string) (bool, error)) (string, map[string]string, error) {
+	want, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{Label: label})
 	if juju.IsNotFound(err) {
 		return "", nil, nil
 	}
@@ -328,20 +344,20 @@ func (c *charm) findOwnSecret(ctx context.Context) (string, map[string]string, e
 	if err != nil {
 		return "", nil, err
 	}
-	wanted, err := workload.SecretsFromContent(want)
-	if err != nil {
-		return "", nil, err
-	}
 	for _, id := range ids {
 		content, err := c.tools.SecretGet(ctx, &juju.SecretGetOptions{ID: id})
 		if err != nil {
 			continue
 		}
-		if got, err := workload.SecretsFromContent(content); err == nil && got.SigningKey == wanted.SigningKey {
+		ok, err := same(want, content)
+		if err != nil {
+			return "", nil, err
+		}
+		if ok {
 			return id, content, nil
 		}
 	}
-	return "", nil, fmt.Errorf("secret %q exists but secret-ids does not list it", decide.SecretLabel)
+	return "", nil, fmt.Errorf("secret %q exists but secret-ids does not list it", label)
 }
 
 // observeWorkload asks Pebble about both containers and, when needed, the
