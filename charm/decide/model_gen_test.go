@@ -3,8 +3,10 @@ package decide_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
 // modelOp is one thing Juju or the world does to the application. Units
@@ -38,6 +40,7 @@ const (
 	modelOpLostDeparted   = "scale-down-departed-lost"
 	modelOpUpdateStatus   = "update-status"
 	modelOpScaleDownLead  = "scale-down-leader"
+	modelOpImage          = "container-image"
 )
 
 // modelKeepsLeader, as the deploy's Key, makes a departing leader keep
@@ -67,7 +70,8 @@ var modelTopologyValues = map[string][]any{
 	"server_name":             {"other.example.org"},
 }
 
-// modelGenerate makes a history of 1 deploy and up to maxSteps steps.
+// modelGenerate makes a history of 1 deploy and up to maxSteps steps
+// (and the image fixes that follow some of them).
 func modelGenerate(seed uint64, maxSteps int) modelHistory {
 	rng := rand.New(rand.NewPCG(seed, 0x6e6))
 	h := modelHistory{Seed: seed, Ops: []modelOp{{Kind: modelOpDeploy, N: 1 + rng.IntN(4)}}}
@@ -78,12 +82,20 @@ func modelGenerate(seed uint64, maxSteps int) modelHistory {
 	for range steps {
 		h.Ops = append(h.Ops, modelRandomOp(rng))
 	}
+	// Half the restarts onto a lacking image are followed, later, by one
+	// onto the full image (the operator's fix), so that blocks lift.
+	for i := 1; i < len(h.Ops); i++ {
+		if op := h.Ops[i]; op.Kind == modelOpImage && op.Key != "" && rng.IntN(2) == 0 {
+			at := i + 1 + rng.IntN(len(h.Ops)-i)
+			h.Ops = slices.Insert(h.Ops, at, modelOp{Kind: modelOpImage, Pick: op.Pick})
+		}
+	}
 	return h
 }
 
 func modelRandomOp(rng *rand.Rand) modelOp {
 	pick := rng.IntN(8)
-	switch r := rng.IntN(115); {
+	switch r := rng.IntN(121); {
 	case r < 12:
 		return modelOp{Kind: modelOpAddUnit}
 	case r < 20:
@@ -105,9 +117,9 @@ func modelRandomOp(rng *rand.Rand) modelOp {
 	case r < 77:
 		return modelOp{Kind: modelOpResetConfig}
 	case r < 83:
-		container := "synapse"
+		container := workload.SynapseContainer
 		if rng.IntN(2) == 0 {
-			container = "nginx"
+			container = workload.NginxContainer
 		}
 		return modelOp{Kind: modelOpRestart, Pick: pick, Key: container}
 	case r < 88:
@@ -123,8 +135,10 @@ func modelRandomOp(rng *rand.Rand) modelOp {
 		return modelOp{Kind: modelOpLostDeparted, Pick: pick}
 	case r < 110:
 		return modelOp{Kind: modelOpUpdateStatus}
-	default:
+	case r < 115:
 		return modelOp{Kind: modelOpScaleDownLead}
+	default:
+		return modelOp{Kind: modelOpImage, Pick: pick, Key: modelImageLacks[rng.IntN(len(modelImageLacks))]}
 	}
 }
 
@@ -226,6 +240,19 @@ func (w *modelWorld) apply(op modelOp) string {
 		w.container(u, op.Key).restartContainer()
 		w.enqueue(u, modelHook{Kind: "pebble-ready", Container: op.Key})
 		return "container " + op.Key + " of " + u.name + " restarts (its Pebble state and files outside /data are lost)"
+	case modelOpImage:
+		u := pickUnit()
+		if u == nil {
+			return ""
+		}
+		u.image = modelImage(op.Key)
+		u.synapse.restartContainer()
+		w.enqueue(u, modelHook{Kind: "pebble-ready", Container: workload.SynapseContainer})
+		onto := "the full image"
+		if op.Key != "" {
+			onto = "an image lacking " + modelNeed(op.Key).String()
+		}
+		return "container " + workload.SynapseContainer + " of " + u.name + " restarts onto " + onto
 	case modelOpToolFails:
 		u := pickUnit()
 		if u == nil {

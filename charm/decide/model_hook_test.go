@@ -1,6 +1,7 @@
 package decide_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
@@ -56,6 +57,11 @@ func (w *modelWorld) runHook(u *modelUnit) error {
 	if d.VolumeID != "" {
 		u.volume = d.VolumeID
 	}
+	// A hook held by the image leaves both containers as they were.
+	var held []modelContainer
+	if len(w.check.imageGaps) > 0 {
+		held = []modelContainer{u.synapse.snapshot(), u.nginx.snapshot()}
+	}
 	var out decide.Outcome
 	if d.Synapse != nil {
 		// The plan this unit rendered: the leader's new one, else the bag's.
@@ -69,6 +75,9 @@ func (w *modelWorld) runHook(u *modelUnit) error {
 	if d.Nginx != nil {
 		u.nginx.apply(d.Nginx, func(modelStart) {})
 		out.Nginx = u.nginx.readiness(d.Nginx.Want)
+	}
+	if held != nil {
+		w.check.imageHeld(u, held)
 	}
 	d = decide.Conclude(d, out)
 	if d.Report != nil && s.Peer != nil {
@@ -269,15 +278,14 @@ func (w *modelWorld) observe(u *modelUnit, h modelHook) (decide.Snapshot, error)
 	if !s.Synapse.Reachable || s.Peer == nil {
 		return s, nil
 	}
-	s.Image.SynapseVersion = s.Peer.Own[relations.PeerKeySynapseVersion]
-	switch h.Kind {
-	case "pebble-ready", "upgrade-charm", "install", "start":
-		s.Image.SynapseVersion = ""
+	observeImage(u, h, &s)
+	// As charm/observe.go: the S3 provider module is checked until
+	// homeserver.yaml uses it, unless the report says it is missing.
+	s.Image.Modules = map[string]bool{}
+	if m := s.Media; m != nil && !m.Pending && !bytes.Contains(u.synapse.files[workload.HomeserverPath], []byte(workload.S3ProviderModule)) &&
+		!s.Image.Report.Lacks(decide.S3ProviderModule) {
+		s.Image.Modules[decide.S3ProviderModule] = !u.image.Lacks(decide.S3ProviderModule)
 	}
-	if s.Image.SynapseVersion == "" {
-		s.Image.VersionAsked, s.Image.SynapseVersion = true, modelVersion
-	}
-	s.Image.Modules = map[string]bool{decide.S3ProviderModule: true, decide.SAMLModule: true}
 	if leader && s.Database != nil && !s.Database.Pending {
 		// Nobody registers users in the model: the SQLite database holds
 		// nothing PostgreSQL would leave behind.
@@ -289,6 +297,33 @@ func (w *modelWorld) observe(u *modelUnit, h modelHook) (decide.Snapshot, error)
 		s.FreshVolumeID = "vol-" + strings.ReplaceAll(u.name, "/", "-")
 	}
 	return s, nil
+}
+
+// observeImage is charm/observe_image.go's: the report cached in the
+// unit's own peer bag, except where the container may run another image
+// (the synapse container's pebble-ready, install, start, upgrade-charm)
+// or nothing valid is cached; then the probe reports the image the
+// container runs now, and the report is to be cached.
+func observeImage(u *modelUnit, h modelHook, s *decide.Snapshot) {
+	cached, ok := workload.ParseImageReport(s.Peer.Own[relations.PeerKeyImage])
+	ok = ok && (cached.SynapseVersion != "" || cached.Lacks("synapse") || cached.Lacks("python3"))
+	switch h.Kind {
+	case "pebble-ready":
+		ok = ok && h.Container == workload.NginxContainer
+	case "upgrade-charm", "install", "start":
+		ok = false
+	}
+	if ok {
+		s.Image.Report, s.Image.SynapseVersion = cached, cached.SynapseVersion
+		s.Image.NoSynapseUser = cached.Lacks(workload.SynapseUserNeed)
+		return
+	}
+	r := u.image
+	r.Missing = slices.Clone(r.Missing)
+	s.Image.VersionAsked = true
+	s.Image.Report, s.Image.SynapseVersion = r, r.SynapseVersion
+	s.Image.NoSynapseUser = r.Lacks(workload.SynapseUserNeed)
+	s.Image.Probed = true
 }
 
 // goal is goal-state's units: "dying" while a unit runs its teardown,

@@ -35,6 +35,10 @@ const (
 	modelInvDeparting    = "a departing unit never publishes a plan and never starts a process"
 	modelInvLeftDropped  = "no published plan names a unit that has left (once the leader has run a hook after it left)"
 	modelInvScaleQuiet   = "without a topology change or a planned restart, no slot whose role restarts others is added"
+	modelInvImageBlocks  = "a unit whose image lacks what a feature in use needs is blocked naming it (or held, as with the full image, by a step before the image)"
+	modelInvImageHolds   = "while a unit's image lacks what a feature in use needs, its hooks push no file and start, stop or restart nothing"
+	modelInvImageLifts   = "at quiescence no unit whose image has every need the charm has is blocked for the image"
+	modelInvImageNotes   = "at quiescence an active unit whose image lacks only what the charm can do without says so in its status"
 )
 
 // modelExpectedToFail are the invariants today's code breaks, with the
@@ -72,6 +76,11 @@ type modelChecker struct {
 	// left holds the units that are leaving or gone: true once a leader
 	// that stays has run a hook since.
 	left map[string]bool
+	// imageGaps are, in the current hook, the needs of a feature in use
+	// that the unit's image lacks; imageRef is then the status the hook
+	// would have with the full image.
+	imageGaps []workload.ImageNeed
+	imageRef  decide.Item
 }
 
 func newModelChecker(w *modelWorld) *modelChecker {
@@ -98,8 +107,9 @@ func (c *modelChecker) leftDropped(u *modelUnit) {
 		c.left[unit] = true
 	}
 	// A blocked leader freezes the plan on purpose; its status names the
-	// fix (the status invariant).
-	if c.plan == nil || u.status.Level == decide.Blocked {
+	// fix (the status invariant). So does one waiting before the plan
+	// step (for the database's credentials again, say).
+	if c.plan == nil || u.status.Level == decide.Blocked || u.status.Level == decide.Waiting && u.status.Rank < decide.RankPlan {
 		return
 	}
 	named := []string{c.plan.Main}
@@ -140,6 +150,16 @@ func (c *modelChecker) decided(u *modelUnit, h modelHook, s decide.Snapshot, d d
 	if u.dying && s.Peer != nil && d.Write(s.Peer.ID, true)[decide.PlanKey] != "" {
 		c.fail(modelInvDeparting, "%s, leaving, publishes a plan: %s", u.name, d.Write(s.Peer.ID, true)[decide.PlanKey])
 	}
+	c.imageGaps, c.imageRef = modelImageGaps(u.image, s, d), decide.Item{}
+	if len(c.imageGaps) > 0 {
+		full := s
+		full.Image.Report, full.Image.NoSynapseUser = modelImage(""), false
+		ref := decide.Decide(full)
+		if c.w.mutant != nil && c.w.mutant.decision != nil {
+			ref = c.w.mutant.decision(full, ref)
+		}
+		c.imageRef = ref.Status()
+	}
 	if d.CreateSecret != nil {
 		if id := c.w.secretByLabel(decide.SecretLabel); id != "" {
 			c.fail(modelInvSigningKey, "%s creates a second application secret with a new signing key while %s (label %s) exists", u.name, id, decide.SecretLabel)
@@ -171,12 +191,74 @@ func (c *modelChecker) afterHook(u *modelUnit, h modelHook) {
 		c.planChanged(raw)
 	}
 	c.leftDropped(u)
+	if len(c.imageGaps) > 0 {
+		need, st := c.imageGaps[0], u.status
+		named := st.Level == decide.Blocked && strings.Contains(st.Message, need.String())
+		if !named && (st != c.imageRef || st.Level == decide.Active) {
+			c.fail(modelInvImageBlocks, "%s's image lacks %s (%s in use), and its status is %s: %q (with the full image: %s: %q)",
+				u.name, need, need.Feature, st.Level, st.Message, c.imageRef.Level, c.imageRef.Message)
+		}
+	}
 	if hs := u.synapse.files[workload.HomeserverPath]; hs != nil && !c.checked[string(hs)] {
 		c.checked[string(hs)] = true
 		if err := modelSynapseRules(hs); err != nil {
 			c.fail(modelInvSynapseRules, "%s renders a homeserver.yaml that breaks them: %v", u.name, err)
 		}
 	}
+}
+
+// imageHeld checks, after the containers' apply, a hook whose image
+// lacks a need in use: nothing changed.
+func (c *modelChecker) imageHeld(u *modelUnit, before []modelContainer) {
+	for i, ct := range []*modelContainer{u.synapse, u.nginx} {
+		if what := ct.changedSince(before[i]); what != "" {
+			c.fail(modelInvImageHolds, "%s's image lacks %s (%s in use), yet in its %s container: %s",
+				u.name, c.imageGaps[0], c.imageGaps[0].Feature, []string{workload.SynapseContainer, workload.NginxContainer}[i], what)
+			return
+		}
+	}
+}
+
+// modelImageGaps are the needs, of the features this hook uses, that img
+// lacks and the charm cannot do without. A feature is in use as image.go
+// has it: always; an integration once its data is ready for this unit
+// (the database once the peer bag marks it ready, after this hook's
+// writes). Nothing is known of a unit whose Pebble does not answer.
+func modelImageGaps(img workload.ImageReport, s decide.Snapshot, d decide.Decision) []workload.ImageNeed {
+	if !s.Synapse.Reachable || s.Peer == nil || len(img.Missing) == 0 {
+		return nil
+	}
+	use := []workload.Feature{workload.FeatureAlways}
+	if r := s.Database; r != nil && !r.Pending {
+		if db, err := relations.ParseDatabase(r.App, r.Secret, modelApp); err == nil {
+			ready, written := d.Write(s.Peer.ID, true)[decide.DatabaseReadyKey]
+			if !written {
+				ready = s.Peer.App[decide.DatabaseReadyKey]
+			}
+			if ready == db.Name+"@"+db.Host {
+				use = append(use, workload.FeatureDatabase)
+			}
+		}
+	}
+	if r := s.Redis; r != nil && !r.Pending {
+		if _, err := relations.ParseRedis(r.App, r.Units); err == nil {
+			use = append(use, workload.FeatureRedis)
+		}
+	}
+	if r := s.Media; r != nil && !r.Pending {
+		if _, err := relations.ParseS3(r.App, r.Secret); err == nil {
+			use = append(use, workload.FeatureMedia)
+		}
+	}
+	var gaps []workload.ImageNeed
+	for _, f := range use {
+		for _, n := range workload.ImageNeeds(f) {
+			if !n.Informs && img.Lacks(n.Name) {
+				gaps = append(gaps, n)
+			}
+		}
+	}
+	return gaps
 }
 
 // planChanged checks a plan the leader published against the last one.
@@ -223,10 +305,24 @@ func (c *modelChecker) planChanged(raw string) {
 			// only routing changes.
 			continue
 		}
+		if spec, _ := workload.Spec(p.Role); spec.OnMainUnitWhileLocalMedia && !c.w.mediaInS3() && p.Unit != next.Main &&
+			!slices.ContainsFunc(next.Processes, func(q topology.Process) bool { return q.Name == p.Name && q.Unit != next.Main }) {
+			// S3 removed: the media is local again, so its worker leaves
+			// for the main's unit at once, or (no room there) the main
+			// serves media itself (topology's hosts).
+			continue
+		}
 		if !slices.Contains(next.Processes, p) {
 			c.fail(modelInvSlotsStable, "plan %d drops or moves %s (%s, index %d) with the same settings %s: %v", next.Generation, p.Name, p.Unit, p.Index, next.Settings, next.Processes)
 		}
 	}
+}
+
+// mediaInS3 is false once S3 for media is not integrated or is being
+// removed.
+func (w *modelWorld) mediaInS3() bool {
+	r := w.rels[decide.MediaEndpoint]
+	return r != nil && !r.removing
 }
 
 // started checks a synapse service the moment Pebble (re)starts it.
@@ -335,6 +431,7 @@ func (c *modelChecker) quiescent() {
 		if !u.statusSet || !modelStatusNamesFix(u.status) {
 			c.fail(modelStatusInvariant(u.status.Message), "%s is %s: %q", u.name, u.status.Level, u.status.Message)
 		}
+		c.imageQuiescent(u)
 		running := false
 		for svc, on := range u.synapse.active {
 			running = running || on && strings.HasPrefix(svc, workload.MainService)
@@ -366,6 +463,32 @@ func (c *modelChecker) quiescent() {
 			if key := u.synapse.files[workload.SigningKeyPath]; key != nil && string(key) != c.signingKey+"\n" {
 				c.fail(modelInvSigningKey, "%s holds signing key %.20s..., not the application's", u.name, key)
 			}
+		}
+	}
+}
+
+// imageQuiescent checks a settled unit against the image it runs: a
+// block for the image lifts once the image has every need, and what the
+// charm can do without is noted.
+func (c *modelChecker) imageQuiescent(u *modelUnit) {
+	var informs []workload.ImageNeed
+	for _, m := range u.image.Missing {
+		n := modelNeed(m)
+		if !n.Informs {
+			return
+		}
+		informs = append(informs, n)
+	}
+	st := u.status
+	if st.Level == decide.Blocked && st.Rank == decide.RankImage {
+		c.fail(modelInvImageLifts, "%s runs image %s (lacking %v) and is blocked: %q", u.name, u.image.Fingerprint, u.image.Missing, st.Message)
+	}
+	if st.Level != decide.Active || strings.HasSuffix(st.Message, "...") {
+		return
+	}
+	for _, n := range informs {
+		if !strings.Contains(st.Message, n.Name) {
+			c.fail(modelInvImageNotes, "%s runs an image lacking %s, and its active status does not say so: %q", u.name, n, st.Message)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
+	"github.com/synapse-charm/synapse-k8s-go/workload"
 )
 
 // An in-memory model of how Juju 3.6 delivers hooks to the synapse
@@ -73,6 +74,9 @@ type modelUnit struct {
 	// dying is true once the unit is being removed: it runs its teardown
 	// hooks and nothing else.
 	dying bool
+	// image is what the image its synapse container runs holds, as the
+	// image probe reports it.
+	image workload.ImageReport
 }
 
 // modelRelation is a relation to a provider application.
@@ -176,7 +180,7 @@ func (w *modelWorld) addUnit() *modelUnit {
 	u := &modelUnit{
 		name: modelApp + "/" + strconv.Itoa(n), ordinal: n,
 		bag: map[string]string{}, peers: map[string]bool{}, knows: map[string]bool{},
-		relCreated: map[string]bool{},
+		relCreated: map[string]bool{}, image: modelImage(""),
 	}
 	// Pebble may answer before or after the charm's first hooks.
 	early := w.rng.IntN(2) == 0
@@ -195,8 +199,8 @@ func (w *modelWorld) addUnit() *modelUnit {
 	}
 	w.enqueue(u, modelHook{Kind: "config-changed"})
 	w.enqueue(u, modelHook{Kind: "start"})
-	w.enqueue(u, modelHook{Kind: "pebble-ready", Container: "synapse"})
-	w.enqueue(u, modelHook{Kind: "pebble-ready", Container: "nginx"})
+	w.enqueue(u, modelHook{Kind: "pebble-ready", Container: workload.SynapseContainer})
+	w.enqueue(u, modelHook{Kind: "pebble-ready", Container: workload.NginxContainer})
 	for _, r := range w.sortedRels() {
 		for _, remote := range slices.Sorted(maps.Keys(r.units)) {
 			w.enqueue(u, modelHook{Kind: "relation-joined", RelationID: r.id, Remote: remote})

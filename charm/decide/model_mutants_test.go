@@ -32,6 +32,37 @@ var modelMutants = []struct {
 	{modelMutant{name: "a worker started before the main reports its version", snapshot: modelMainAlwaysReady}, modelInvWorkerAfter, 3000},
 	{modelMutant{name: "a departing unit decides as if it stayed", snapshot: modelIgnoreDeparting}, modelInvDeparting, 3000},
 	{modelMutant{name: "the leader plans from relation-list, not goal-state", snapshot: modelIgnoreGoal}, modelInvLeftDropped, 3000},
+	{modelMutant{name: "an image without txredisapi runs Redis replication", snapshot: modelRedisIgnoresImage}, modelInvImageHolds, 3000},
+	{modelMutant{name: "the image's block is left out of the status", decision: modelImageBlockUnsaid}, modelInvImageBlocks, 3000},
+	{modelMutant{name: "the block stays after a restart onto the full image", snapshot: modelKeepLackingReport}, modelInvImageLifts, 3000},
+}
+
+// modelRedisIgnoresImage: the image report is not read for Redis, as if
+// txredisapi were always there.
+func modelRedisIgnoresImage(s *decide.Snapshot) {
+	if s.Redis != nil {
+		s.Image.Report.Missing = slices.DeleteFunc(slices.Clone(s.Image.Report.Missing), func(m string) bool { return m == "txredisapi" })
+	}
+}
+
+// modelImageBlockUnsaid: the hook stops at the image, but the status does
+// not say why.
+func modelImageBlockUnsaid(_ decide.Snapshot, d decide.Decision) decide.Decision {
+	d.Items = slices.DeleteFunc(slices.Clone(d.Items), func(it decide.Item) bool { return it.Rank == decide.RankImage })
+	return d
+}
+
+// modelKeepLackingReport: the full image's report does not replace a
+// cached one that names a missing need: the block stays.
+func modelKeepLackingReport(s *decide.Snapshot) {
+	if s.Peer == nil || !s.Image.Probed || len(s.Image.Report.Missing) > 0 {
+		return
+	}
+	cached, ok := workload.ParseImageReport(s.Peer.Own[relations.PeerKeyImage])
+	if !ok || !slices.ContainsFunc(cached.Missing, func(m string) bool { return !modelNeed(m).Informs }) {
+		return
+	}
+	s.Image.Report, s.Image.SynapseVersion, s.Image.Probed = cached, cached.SynapseVersion, false
 }
 
 // modelIgnoreDeparting: Decide never learns this unit is leaving: its own

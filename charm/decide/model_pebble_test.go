@@ -2,7 +2,10 @@ package decide_test
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
@@ -40,6 +43,42 @@ func (c *modelContainer) restartContainer() {
 		}
 	}
 	*c = *fresh
+}
+
+// snapshot copies what an apply can change, for changedSince.
+func (c *modelContainer) snapshot() modelContainer {
+	return modelContainer{
+		up:       c.up,
+		plan:     workload.Layer{Summary: c.plan.Summary, Services: maps.Clone(c.plan.Services), Checks: maps.Clone(c.plan.Checks), LogTargets: maps.Clone(c.plan.LogTargets)},
+		active:   maps.Clone(c.active),
+		files:    maps.Clone(c.files),
+		restarts: maps.Clone(c.restarts),
+	}
+}
+
+// changedSince says what an apply changed since snap: "" for nothing.
+func (c *modelContainer) changedSince(snap modelContainer) string {
+	running := func(active map[string]bool) []string {
+		var out []string
+		for name, on := range active {
+			if on {
+				out = append(out, name)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	switch {
+	case !maps.EqualFunc(c.files, snap.files, bytes.Equal):
+		return "files pushed or removed"
+	case !reflect.DeepEqual(c.plan, snap.plan):
+		return "the Pebble plan changed"
+	case !slices.Equal(running(c.active), running(snap.active)):
+		return fmt.Sprintf("services running %v, were %v", running(c.active), running(snap.active))
+	case !maps.Equal(c.restarts, snap.restarts):
+		return "services restarted"
+	}
+	return ""
 }
 
 // state is what Pebble reports to the observer.
@@ -111,6 +150,30 @@ func (c *modelContainer) apply(p *decide.ContainerPlan, onStart func(modelStart)
 			onStart(modelStart{service: name, restart: step.restart, before: prev, hadBefore: had, definition: c.plan.Services[name]})
 		}
 	}
+}
+
+// modelImage is the synapse image lacking need (by its name in the
+// contract), or the full image for "": the report its probe gives.
+func modelImage(need string) workload.ImageReport {
+	if need == "" {
+		return workload.ImageReport{Fingerprint: "full", SynapseVersion: modelVersion}
+	}
+	return workload.ImageReport{Fingerprint: "lacks-" + strings.ReplaceAll(need, "/", "_"), Missing: []string{need}, SynapseVersion: modelVersion}
+}
+
+// modelImageLacks are the images a container may restart onto: the full
+// one (twice as likely, so that a block can lift), or one lacking exactly
+// one need.
+var modelImageLacks = []string{"", "", "psycopg2", "txredisapi", "s3_storage_provider", "/etc/ssl/certs", workload.SynapseUserNeed}
+
+// modelNeed is the contract's need named name.
+func modelNeed(name string) workload.ImageNeed {
+	for _, n := range workload.SynapseImageContract {
+		if n.Name == name {
+			return n
+		}
+	}
+	panic("no need " + name + " in the image contract")
 }
 
 // readiness is every wanted ready check passing when its service runs.
