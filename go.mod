@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/ProtonMail/go-crypto v1.3.0
-	github.com/aws/aws-sdk-go-v2 v1.41.5
 	github.com/canonical/pebble v1.32.1
 	github.com/johannesboyne/gofakes3 v1.2.0
 	github.com/juju/charm/v12 v12.1.1
@@ -16,7 +15,6 @@ require (
 
 require (
 	github.com/GehirnInc/crypt v0.0.0-20230320061759-8cc1b52080c5 // indirect
-	github.com/aws/smithy-go v1.24.2 // indirect
 	github.com/canonical/go-flags v0.0.0-20230403090104-105d09a091b8 // indirect
 	github.com/canonical/x-go v0.0.0-20230522092633-7947a7587f5b // indirect
 	github.com/cloudflare/circl v1.6.0 // indirect

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -19,10 +18,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	"github.com/ProtonMail/go-crypto/openpgp/s2k"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
 	"github.com/synapse-charm/synapse-k8s-go/charm/s3store"
@@ -49,8 +44,30 @@ var backupIDRE = lazyre.New(`^[0-9]{20}$`)
 // workload container.
 const backupExecTimeout = 6 * time.Hour
 
-// errWrongPassphrase ends the OpenPGP prompt loop after one attempt.
-var errWrongPassphrase = errors.New("wrong passphrase")
+// BackupCipher encrypts and decrypts backups with the passphrase
+// (charm/backupcrypt: OpenPGP). It is an option, not an import, because
+// OpenPGP's packages cost milliseconds of start-up: dispatch runs every
+// hook without them and execs cmd/charm-backup, which sets it, for the
+// backup actions (IsBackupAction).
+type BackupCipher interface {
+	// Encrypt returns a writer whose plaintext is encrypted to w.
+	Encrypt(w io.Writer, passphrase []byte, name string) (io.WriteCloser, error)
+	// Decrypt returns the plaintext of r; a wrong passphrase fails here,
+	// tampering fails the last Read.
+	Decrypt(r io.Reader, passphrase []byte) (io.Reader, error)
+	// WrongPassphrase reports whether err is Decrypt's wrong passphrase.
+	WrongPassphrase(err error) bool
+}
+
+// IsBackupAction reports whether action needs Options.Backups: cmd/charm
+// hands these to the backup actions' binary.
+func IsBackupAction(action string) bool {
+	switch action {
+	case "create-backup", "list-backups", "delete-backup", "restore-backup":
+		return true
+	}
+	return false
+}
 
 func backupID(t time.Time) string {
 	t = t.UTC()
@@ -63,6 +80,7 @@ type backupStore struct {
 	prefix     string
 	passphrase []byte
 	serverName string
+	cipher     BackupCipher
 }
 
 func (b *backupStore) key(id string) string { return b.prefix + id + backupKeySuffix }
@@ -139,40 +157,10 @@ func (c *charm) openBackupStore(ctx context.Context, params map[string]any, with
 	if err != nil {
 		return nil, "", err
 	}
+	if store.cipher = c.opts.Backups; store.cipher == nil {
+		return nil, "", fmt.Errorf("this charm build has no backup-actions program, which runs the backup actions: refresh to a complete build of the charm")
+	}
 	return store, id, nil
-}
-
-// encrypt returns a writer whose plaintext is OpenPGP-encrypted to w with
-// the passphrase: AES-256, iterated and salted SHA-256 S2K, integrity
-// protected (MDC), which any gpg 2 decrypts.
-func encrypt(w io.Writer, passphrase []byte, name string) (io.WriteCloser, error) {
-	config := &packet.Config{
-		DefaultCipher:          packet.CipherAES256,
-		DefaultCompressionAlgo: packet.CompressionNone,
-		S2KConfig:              &s2k.Config{S2KMode: s2k.IteratedSaltedS2K, Hash: crypto.SHA256, S2KCount: 65011712},
-	}
-	return openpgp.SymmetricallyEncrypt(w, passphrase, &openpgp.FileHints{IsBinary: true, FileName: name}, config)
-}
-
-// decrypt opens an OpenPGP message with the passphrase. A wrong passphrase
-// fails here, before any plaintext is read; the integrity check (MDC)
-// fails the last Read of the returned reader.
-func decrypt(r io.Reader, passphrase []byte) (io.Reader, error) {
-	asked := false
-	md, err := openpgp.ReadMessage(r, openpgp.EntityList{}, func([]openpgp.Key, bool) ([]byte, error) {
-		if asked {
-			return nil, errWrongPassphrase
-		}
-		asked = true
-		return passphrase, nil
-	}, nil)
-	switch {
-	case err != nil && asked:
-		return nil, errWrongPassphrase
-	case err != nil:
-		return nil, fmt.Errorf("not an OpenPGP-encrypted backup: %w", err)
-	}
-	return md.UnverifiedBody, nil
 }
 
 func (c *charm) createBackup(ctx context.Context, params map[string]any) (map[string]string, error) {
@@ -216,7 +204,7 @@ func (c *charm) createBackup(ctx context.Context, params map[string]any) (map[st
 		written <- out
 	}()
 	go func() {
-		encW.CloseWithError(compressAndEncrypt(encW, tarR, store.passphrase, m.BackupID+".tar.gz"))
+		encW.CloseWithError(compressAndEncrypt(store.cipher, encW, tarR, store.passphrase, m.BackupID+".tar.gz"))
 	}()
 	meta := map[string]string{
 		"backup-id": m.BackupID, "unit": c.ev.Unit, "server-name": m.ServerName,
@@ -248,8 +236,8 @@ func (c *charm) createBackup(ctx context.Context, params map[string]any) (map[st
 	return out, nil
 }
 
-func compressAndEncrypt(w io.Writer, r io.Reader, passphrase []byte, name string) error {
-	enc, err := encrypt(w, passphrase, name)
+func compressAndEncrypt(cipher BackupCipher, w io.Writer, r io.Reader, passphrase []byte, name string) error {
+	enc, err := cipher.Encrypt(w, passphrase, name)
 	if err != nil {
 		return fmt.Errorf("encrypt: %w", err)
 	}
@@ -391,8 +379,8 @@ func (c *charm) restoreBackup(ctx context.Context, params map[string]any) (map[s
 		return nil, store.missing(id, err)
 	}
 	defer body.Close()
-	plain, err := decrypt(body, store.passphrase)
-	if errors.Is(err, errWrongPassphrase) {
+	plain, err := store.cipher.Decrypt(body, store.passphrase)
+	if store.cipher.WrongPassphrase(err) {
 		return nil, fmt.Errorf("cannot decrypt backup %s with the configured backup_passphrase: set the passphrase the backup was made with (juju config %s backup_passphrase=...); nothing was changed", id, c.ev.App)
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm"
+	"github.com/synapse-charm/synapse-k8s-go/charm/backupcrypt"
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju/jujutest"
@@ -97,7 +98,7 @@ func TestHugeActionParameterFails(t *testing.T) {
 			var stderr longestLine
 			err := charm.Run(context.Background(), charm.Options{
 				Tools: juju.New(mem), Event: juju.Event{Name: tc.action, IsAction: true, Unit: "synapse/0", App: "synapse", Model: "test"},
-				ContainersDir: t.TempDir(), Log: &stderr,
+				ContainersDir: t.TempDir(), Log: &stderr, Backups: backupcrypt.OpenPGP{},
 			})
 			require.NoError(t, err)
 			failed, msg := mem.ActionFailed()

@@ -56,6 +56,9 @@ type Options struct {
 	StateFile string
 	// Now is the clock for the state's expiry; time.Now when nil.
 	Now func() time.Time
+	// Backups encrypts the backup actions' archives; nil in dispatch,
+	// which execs cmd/charm-backup for those actions (see BackupCipher).
+	Backups BackupCipher
 	// AlterDecision changes each hook's decision before it is executed.
 	// A test seam only, to inject what the decisions never produce (a
 	// render bug Synapse must refuse); production leaves it nil.

@@ -588,8 +588,9 @@ func TestMetadataCharmcraftBuild(t *testing.T) {
 	}
 	assert.Equal(t, "0", env["CGO_ENABLED"], `CGO_ENABLED must be the string "0"`)
 
-	assert.Equal(t, map[string]any{"bin/charm": "dispatch"}, part["organize"])
-	assert.Equal(t, []any{"dispatch"}, part["prime"], "only dispatch may be primed")
+	assert.Equal(t, map[string]any{"bin/charm": "dispatch", "bin/charm-backup": charmarchive.BackupActions}, part["organize"])
+	assert.Equal(t, []any{"dispatch", charmarchive.BackupActions}, part["prime"], "only dispatch and the backup actions' program may be primed")
+	assert.Equal(t, part["prime"], part["stage"])
 }
 
 // TestMetadataDispatchMainPackage checks that `organize: bin/charm` names the

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm"
+	"github.com/synapse-charm/synapse-k8s-go/charm/backupcrypt"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju"
 	"github.com/synapse-charm/synapse-k8s-go/charm/juju/jujutest"
 	"github.com/synapse-charm/synapse-k8s-go/tests/bed"
@@ -101,6 +102,7 @@ func (u *unit) runEvent(ev juju.Event) {
 		Exporter:      u.exporter,
 		StateFile:     u.stateFile,
 		Now:           u.now,
+		Backups:       backupcrypt.OpenPGP{},
 	})
 	require.NoError(u.t, err, "hook %s", ev.Name)
 }

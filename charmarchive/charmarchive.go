@@ -1,8 +1,9 @@
 // Package charmarchive builds the .charm archive Juju deploys, the way
 // `charmcraft pack` lays it out, without charmcraft: a zip holding
 // metadata.yaml, manifest.yaml (the bases Juju requires), config.yaml and
-// actions.yaml (the config and actions sections of charmcraft.yaml) and
-// the dispatch binary, executable.
+// actions.yaml (the config and actions sections of charmcraft.yaml), the
+// dispatch binary and the backup actions' binary (BackupActions), both
+// executable.
 package charmarchive
 
 import (
@@ -23,11 +24,19 @@ type Sources struct {
 	Metadata   []byte // metadata.yaml
 	Charmcraft []byte // charmcraft.yaml: base, platforms, config, actions
 	Dispatch   []byte // the charm binary
+	// Backup is the backup actions' binary (cmd/charm-backup), packed as
+	// BackupActions; without it the backup actions fail, saying so.
+	Backup []byte
 }
 
+// BackupActions is the name of the backup actions' binary in the charm,
+// beside dispatch, which execs it.
+const BackupActions = "backup-actions"
+
 // ReadSources reads metadata.yaml and charmcraft.yaml from the charm's
-// source directory, and the built dispatch binary from its path.
-func ReadSources(root, dispatch string) (Sources, error) {
+// source directory, and the built dispatch and backup binaries from their
+// paths.
+func ReadSources(root, dispatch, backup string) (Sources, error) {
 	var s Sources
 	for _, f := range []struct {
 		path string
@@ -36,6 +45,7 @@ func ReadSources(root, dispatch string) (Sources, error) {
 		{filepath.Join(root, "metadata.yaml"), &s.Metadata},
 		{filepath.Join(root, "charmcraft.yaml"), &s.Charmcraft},
 		{dispatch, &s.Dispatch},
+		{backup, &s.Backup},
 	} {
 		data, err := os.ReadFile(f.path)
 		if err != nil {
@@ -68,7 +78,7 @@ func Build(s Sources) ([]byte, error) {
 		// Juju runs dispatch as a program: its mode travels in the zip's
 		// external attributes, as charmcraft writes them.
 		mode := os.FileMode(0o644)
-		if name == "dispatch" {
+		if name == "dispatch" || name == BackupActions {
 			mode = 0o755
 		}
 		h.SetMode(mode)
@@ -111,6 +121,9 @@ func Files(s Sources) (map[string][]byte, error) {
 		"metadata.yaml": s.Metadata,
 		"manifest.yaml": manifest,
 		"dispatch":      s.Dispatch,
+	}
+	if len(s.Backup) > 0 {
+		files[BackupActions] = s.Backup
 	}
 	// Through yaml.Node, so that scalar tags survive (a quoted "0" stays
 	// a string), as charmcraft copies the sections.

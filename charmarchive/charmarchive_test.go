@@ -77,7 +77,7 @@ func TestPackedCharmJujuAccepts(t *testing.T) {
 		modes[f.Name] = f.Mode()
 	}
 	assert.Equal(t, map[string]os.FileMode{
-		"actions.yaml": 0o644, "config.yaml": 0o644, "dispatch": 0o755,
+		"actions.yaml": 0o644, "config.yaml": 0o644, "dispatch": 0o755, charmarchive.BackupActions: 0o755,
 		"manifest.yaml": 0o644, "metadata.yaml": 0o644,
 	}, modes)
 	info, err := os.Stat(out)
@@ -103,9 +103,10 @@ func mustZipFile(t *testing.T, archive, name string) []byte {
 // checked here is the packing, not the charm.
 func sources(t *testing.T) charmarchive.Sources {
 	t.Helper()
-	src, err := charmarchive.ReadSources(repoRoot(t), filepath.Join(repoRoot(t), "go.mod"))
+	src, err := charmarchive.ReadSources(repoRoot(t), filepath.Join(repoRoot(t), "go.mod"), filepath.Join(repoRoot(t), "go.mod"))
 	require.NoError(t, err)
 	src.Dispatch = []byte("#!/bin/sh\necho a stand-in for the charm binary\n")
+	src.Backup = []byte("#!/bin/sh\necho a stand-in for the backup actions' binary\n")
 	return src
 }
 

@@ -1,6 +1,6 @@
 // Package s3store is the small S3 client the backup actions use: put
 // (single or multipart, in bounded memory), get, head, list (ListObjectsV2)
-// and delete, signed with AWS Signature Version 4 by the AWS SDK's signer.
+// and delete, signed with AWS Signature Version 4 (sigv4.go).
 // Path-style and virtual-host-style addressing are both supported.
 //
 // Credentials travel only in the Authorization header: they never appear
@@ -22,9 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // ErrNotFound is returned for a key (or bucket) that does not exist.
@@ -162,11 +159,7 @@ func (c *Client) request(ctx context.Context, op, method, key string, query url.
 		payload = hashHex(body)
 	}
 	req.Header.Set("X-Amz-Content-Sha256", payload)
-	creds := aws.Credentials{AccessKeyID: c.AccessKey, SecretAccessKey: c.SecretKey}
-	if err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).
-		SignHTTP(ctx, creds, req, payload, "s3", c.region(), time.Now().UTC()); err != nil {
-		return nil, fmt.Errorf("s3 %s: sign: %w", op, err)
-	}
+	sign(req, c.AccessKey, c.SecretKey, c.region(), time.Now())
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("s3 %s: %w", op, redactURL(err))

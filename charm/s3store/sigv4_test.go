@@ -23,7 +23,7 @@ import (
 
 // The S3 test server accepts any signature, so these tests check every
 // request the client sends with a verifier written from the SigV4
-// specification, independent of the AWS signer the client uses.
+// specification, independent of the client's signer (sigv4.go).
 
 // uriEncode is SigV4's UriEncode: unreserved characters stay, everything
 // else is %XX with upper-case hex; '/' stays only when keepSlash.

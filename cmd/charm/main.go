@@ -5,6 +5,10 @@
 // `dispatch nginx-exporter ...` runs the nginx exporter instead: the charm
 // copies this static binary into the nginx container, whose image ships
 // no exporter, so one build serves both jobs.
+//
+// The backup actions run in another program of the charm, backup-actions
+// (cmd/charm-backup), which this one execs: OpenPGP's packages would cost
+// every hook milliseconds of start-up.
 package main
 
 import (
@@ -21,6 +25,10 @@ import (
 	"github.com/synapse-charm/synapse-k8s-go/workload/nginxexporter"
 )
 
+// backupProgram is the backup actions' program beside dispatch
+// (charmarchive.BackupActions).
+const backupProgram = "backup-actions"
+
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "nginx-exporter" {
 		os.Exit(nginxexporter.Main(os.Args[2:], os.Stderr))
@@ -36,6 +44,15 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "synapse charm: %v\n", err)
 		os.Exit(1)
+	}
+	if ev.IsAction && charm.IsBackupAction(ev.Name) && self != "" {
+		// The same environment and nothing else: the program reads the
+		// passphrase and the S3 keys itself, with the hook tools.
+		prog := filepath.Join(filepath.Dir(self), backupProgram)
+		err := syscall.Exec(prog, []string{prog}, os.Environ())
+		// Only a failed exec returns: the action runs here and fails,
+		// naming the fix.
+		fmt.Fprintf(os.Stderr, "synapse charm: %s: %v\n", ev.Name, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -1,9 +1,10 @@
 // Command pack-charm builds synapse.charm, the archive `juju deploy`
 // takes, without charmcraft: it builds ./cmd/charm as the dispatch binary
-// (static, trimmed paths, stripped, as charmcraft.yaml's go part does)
-// and packs it with the metadata, config and actions.
+// and ./cmd/charm-backup as the backup actions' binary (static, trimmed
+// paths, stripped, as charmcraft.yaml's go part does) and packs them with
+// the metadata, config and actions.
 //
-//	go run ./cmd/pack-charm [-o synapse.charm] [-dispatch prebuilt-binary]
+//	go run ./cmd/pack-charm [-o synapse.charm] [-dispatch prebuilt-binary] [-backup prebuilt-binary]
 //
 // Run it from the repository root.
 package main
@@ -21,29 +22,36 @@ import (
 func main() {
 	out := flag.String("o", "synapse.charm", "the archive to write")
 	dispatch := flag.String("dispatch", "", "a dispatch binary already built (default: build ./cmd/charm)")
+	backup := flag.String("backup", "", "a backup actions' binary already built (default: build ./cmd/charm-backup)")
 	flag.Parse()
-	if err := run(*out, *dispatch); err != nil {
+	if err := run(*out, *dispatch, *backup); err != nil {
 		fmt.Fprintln(os.Stderr, "pack-charm:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, dispatch string) error {
-	if dispatch == "" {
-		dir, err := os.MkdirTemp("", "pack-charm")
-		if err != nil {
-			return err
+func run(out, dispatch, backup string) error {
+	dir, err := os.MkdirTemp("", "pack-charm")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for _, b := range []struct {
+		path *string
+		pkg  string
+	}{{&dispatch, "./cmd/charm"}, {&backup, "./cmd/charm-backup"}} {
+		if *b.path != "" {
+			continue
 		}
-		defer os.RemoveAll(dir)
-		dispatch = filepath.Join(dir, "dispatch")
-		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", dispatch, "./cmd/charm")
+		*b.path = filepath.Join(dir, filepath.Base(b.pkg))
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", *b.path, b.pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
-			return fmt.Errorf("build ./cmd/charm: %w", err)
+			return fmt.Errorf("build %s: %w", b.pkg, err)
 		}
 	}
-	src, err := charmarchive.ReadSources(".", dispatch)
+	src, err := charmarchive.ReadSources(".", dispatch, backup)
 	if err != nil {
 		return err
 	}

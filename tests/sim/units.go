@@ -186,7 +186,13 @@ func (m *Model) prepareUnitDir(u *unit) error {
 		return err
 	}
 	if m.opts.CharmRoot != "" {
-		for _, f := range []string{"metadata.yaml", "charmcraft.yaml", "config.yaml", "actions.yaml", "manifest.yaml"} {
+		files := []string{"metadata.yaml", "charmcraft.yaml", "config.yaml", "actions.yaml", "manifest.yaml"}
+		if packed, err := packedCharmFiles(m.opts.CharmRoot); err != nil {
+			return err
+		} else if packed != nil {
+			files = packed
+		}
+		for _, f := range files {
 			src := filepath.Join(m.opts.CharmRoot, f)
 			if _, err := os.Stat(src); err == nil {
 				if err := copyFile(filepath.Join(u.charmDir, f), src); err != nil {
@@ -507,4 +513,25 @@ func (m *Model) UpdateStatus() {
 			u.updateStatus = true
 		}
 	}
+}
+
+// packedCharmFiles lists the files beside dispatch in an unpacked charm
+// archive (it holds manifest.yaml, which only a packed charm has), all of
+// which Juju installs in the charm directory; nil for a source tree, of
+// which only the metadata is installed.
+func packedCharmFiles(root string) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(root, "manifest.yaml")); err != nil {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("read the charm at %s: %w", root, err)
+	}
+	files := []string{}
+	for _, e := range entries {
+		if e.Type().IsRegular() && e.Name() != "dispatch" {
+			files = append(files, e.Name())
+		}
+	}
+	return files, nil
 }

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/synapse-charm/synapse-k8s-go/charmarchive"
 	"github.com/synapse-charm/synapse-k8s-go/tests/sim"
 )
 
@@ -85,47 +86,55 @@ type commonFlags struct {
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.charm, "charm", "", "charm binary to run as dispatch (default: go build ./cmd/charm of this module)")
-	fs.StringVar(&c.charmRoot, "charm-root", "", "directory with charmcraft.yaml/metadata.yaml (default: the module root)")
+	fs.StringVar(&c.charm, "charm", "", "charm binary to run as dispatch (default: this module's charm, packed by cmd/pack-charm and installed whole)")
+	fs.StringVar(&c.charmRoot, "charm-root", "", "directory with charmcraft.yaml/metadata.yaml (default: the packed charm's, or the module root with -charm)")
 	fs.StringVar(&c.dir, "dir", "", "working directory (default: a new directory under /tmp, removed at exit)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory")
 	fs.BoolVar(&c.verbose, "v", false, "log every hook to stderr")
 }
 
-// buildCharm builds ./cmd/charm of the module into dir/dispatch.
-func buildCharm(ctx context.Context, root, dir string) (string, error) {
-	out := filepath.Join(dir, "dispatch")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/charm")
+// packCharm builds synapse.charm as an operator gets it (cmd/pack-charm)
+// and unpacks it into dir/charm as Juju does; it returns that directory.
+func packCharm(ctx context.Context, root, dir string) (string, error) {
+	archive := filepath.Join(dir, "synapse.charm")
+	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/pack-charm", "-o", archive)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/charm: %w: %s", err, b)
+		return "", fmt.Errorf("pack the charm: %w: %s", err, b)
 	}
-	return out, nil
+	unpacked := filepath.Join(dir, "charm")
+	if err := charmarchive.Unpack(archive, unpacked); err != nil {
+		return "", fmt.Errorf("unpack the charm: %w", err)
+	}
+	return unpacked, nil
 }
 
-// resolveCharm returns the charm binary and charm root, building the charm
-// if none was given.
+// resolveCharm returns the charm binary and charm root. Without -charm it
+// packs this module's charm and installs the whole archive in each unit,
+// as Juju does (the backup actions' program with dispatch).
 func (c *commonFlags) resolveCharm(ctx context.Context, scratch string) (charm, root string, err error) {
-	root = c.charmRoot
-	if root == "" || c.charm == "" {
-		modRoot, err := sim.ModuleRoot()
-		if err != nil {
-			if c.charm == "" {
-				return "", "", err
+	if c.charm != "" {
+		root = c.charmRoot
+		if root == "" {
+			if root, err = sim.ModuleRoot(); err != nil {
+				root = ""
 			}
-		} else if root == "" {
-			root = modRoot
 		}
-		if c.charm == "" {
-			charm, err := buildCharm(ctx, modRoot, scratch)
-			if err != nil {
-				return "", "", err
-			}
-			return charm, root, nil
-		}
+		return c.charm, root, nil
 	}
-	return c.charm, root, nil
+	modRoot, err := sim.ModuleRoot()
+	if err != nil {
+		return "", "", err
+	}
+	unpacked, err := packCharm(ctx, modRoot, scratch)
+	if err != nil {
+		return "", "", err
+	}
+	root = c.charmRoot
+	if root == "" {
+		root = unpacked
+	}
+	return filepath.Join(unpacked, "dispatch"), root, nil
 }
 
 // workDir creates the working directory and returns a cleanup.
