@@ -146,7 +146,7 @@ func (c *Client) request(ctx context.Context, op, method, key string, query url.
 		return nil, fmt.Errorf("s3 %s: %w", op, err)
 	}
 	// The signer signs the escaped path as sent.
-	req.URL.RawPath = escapePath(u.Path)
+	req.URL.RawPath = uriEncode(u.Path, true)
 	req.ContentLength = int64(len(body))
 	if body == nil {
 		req.Body = http.NoBody
@@ -179,27 +179,6 @@ func redactURL(err error) error {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return err
-}
-
-// escapePath encodes p as SigV4's canonical URI for S3 wants it, and sends
-// it so: RFC 3986 unreserved characters and '/' stay, every other byte is
-// %XX with upper-case hex.
-func escapePath(p string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9',
-			c == '-', c == '.', c == '_', c == '~', c == '/':
-			b.WriteByte(c)
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&15])
-		}
-	}
-	return b.String()
 }
 
 func readError(op string, resp *http.Response) error {

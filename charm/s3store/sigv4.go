@@ -51,7 +51,7 @@ func sign(req *http.Request, accessKey, secretKey, region string, now time.Time)
 	var query []string
 	for k, vs := range req.URL.Query() {
 		for _, v := range vs {
-			query = append(query, uriEncode(k)+"="+uriEncode(v))
+			query = append(query, uriEncode(k, false)+"="+uriEncode(v, false))
 		}
 	}
 	sort.Strings(query)
@@ -80,15 +80,19 @@ func hmacSHA256(key []byte, data string) []byte {
 	return m.Sum(nil)
 }
 
-// uriEncode is SigV4's UriEncode for query names and values: unreserved
-// characters stay, every other byte is %XX with upper-case hex.
-func uriEncode(s string) string {
+// uriEncode is SigV4's UriEncode: unreserved characters stay, every other
+// byte is %XX with upper-case hex; '/' stays only when keepSlash. With it,
+// it is the canonical URI S3 wants for a path, which the client also sends
+// as the request's path.
+func uriEncode(s string, keepSlash bool) string {
 	const hexDigits = "0123456789ABCDEF"
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			b.WriteByte(c)
+		case c == '/' && keepSlash:
 			b.WriteByte(c)
 		default:
 			b.WriteByte('%')
