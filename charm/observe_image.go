@@ -5,8 +5,6 @@ import (
 	"errors"
 
 	"github.com/synapse-charm/synapse-k8s-go/charm/decide"
-	"github.com/synapse-charm/synapse-k8s-go/relations"
-	"github.com/synapse-charm/synapse-k8s-go/workload"
 	"github.com/synapse-charm/synapse-k8s-go/workload/container"
 )
 
@@ -16,19 +14,9 @@ import (
 // with the image's Synapse version, from this unit's peer bag and asks
 // Pebble nothing.
 func (c *charm) observeImage(ctx context.Context, s *decide.Snapshot, pc pebbleClient) {
-	cached, ok := workload.ParseImageReport(s.Peer.Own[relations.PeerKeyImage])
-	// A report without a version is one whose Synapse is missing.
-	ok = ok && (cached.SynapseVersion != "" || cached.Lacks("synapse") || cached.Lacks("python3"))
-	switch c.ev.Kind() {
-	case "pebble-ready":
-		// nginx's container says nothing about the synapse image.
-		ok = ok && c.ev.WorkloadName == workload.NginxContainer
-	case "upgrade-charm", "install", "start":
-		ok = false
-	}
+	cached, ok := decide.CachedImage(s.Peer.Own, c.ev.Kind(), c.ev.WorkloadName)
 	if ok {
-		s.Image.Report, s.Image.SynapseVersion = cached, cached.SynapseVersion
-		s.Image.NoSynapseUser = cached.Lacks(workload.SynapseUserNeed)
+		s.Image.UseReport(cached)
 		return
 	}
 	s.Image.VersionAsked = true
@@ -37,9 +25,7 @@ func (c *charm) observeImage(ctx context.Context, s *decide.Snapshot, pc pebbleC
 		s.Image.VersionErr = err
 		return
 	}
-	s.Image.Report = res.Report
-	s.Image.SynapseVersion = res.Report.SynapseVersion
-	s.Image.NoSynapseUser = res.Report.Lacks(workload.SynapseUserNeed)
+	s.Image.UseReport(res.Report)
 	// A Synapse that does not import is asked again next hook, as a
 	// version that could not be read always was: not cached.
 	s.Image.Probed = res.SynapseError == ""

@@ -11,6 +11,31 @@ import (
 // maxImageStatus bounds a status quoting the image's missing needs.
 const maxImageStatus = 300
 
+// CachedImage returns the image report cached in this unit's peer bag
+// (own) when a hook of this kind may trust it: not where the synapse
+// container may run another image (its pebble-ready, install, start,
+// upgrade-charm; container is the workload hook's container), nor when
+// nothing valid is cached. A report without a version is one whose
+// Synapse is missing.
+func CachedImage(own map[string]string, kind, container string) (workload.ImageReport, bool) {
+	cached, ok := workload.ParseImageReport(own[relations.PeerKeyImage])
+	ok = ok && (cached.SynapseVersion != "" || cached.Lacks("synapse") || cached.Lacks("python3"))
+	switch kind {
+	case "pebble-ready":
+		// nginx's container says nothing about the synapse image.
+		ok = ok && container == workload.NginxContainer
+	case "upgrade-charm", "install", "start":
+		ok = false
+	}
+	return cached, ok
+}
+
+// UseReport takes the image's facts from a report, probed or cached.
+func (f *ImageFacts) UseReport(r workload.ImageReport) {
+	f.Report, f.SynapseVersion = r, r.SynapseVersion
+	f.NoSynapseUser = r.Lacks(workload.SynapseUserNeed)
+}
+
 // cacheImageReport keeps the probe's report in this unit's peer bag, so
 // the next hooks ask the image nothing.
 func (x *decider) cacheImageReport() {

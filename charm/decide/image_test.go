@@ -113,3 +113,32 @@ func TestImageReportFromTheCacheWritesNothing(t *testing.T) {
 	assert.Equal(t, decide.Active, ttStatus(d).Level)
 	assert.False(t, ttWrites(d), "%+v", d.Writes)
 }
+
+// TestCachedImage: the cached report is trusted except where the synapse
+// container may run another image, and only when it is whole.
+func TestCachedImage(t *testing.T) {
+	good := workload.ImageReport{Fingerprint: "0123456789abcdef", Missing: []string{"txredisapi"}, SynapseVersion: "1.160.0"}
+	noSynapse := workload.ImageReport{Fingerprint: "0123456789abcdef", Missing: []string{"synapse"}}
+	for _, tc := range []struct {
+		bag             string
+		kind, container string
+		trusted         bool
+	}{
+		{good.Encode(), "update-status", "", true},
+		{good.Encode(), "pebble-ready", workload.NginxContainer, true},
+		{good.Encode(), "pebble-ready", workload.SynapseContainer, false},
+		{good.Encode(), "upgrade-charm", "", false},
+		{good.Encode(), "install", "", false},
+		{good.Encode(), "start", "", false},
+		{noSynapse.Encode(), "update-status", "", true},
+		{workload.ImageReport{Fingerprint: "0123456789abcdef"}.Encode(), "update-status", "", false}, // no version, nothing missing
+		{"garbage", "update-status", "", false},
+		{"", "update-status", "", false},
+	} {
+		got, ok := decide.CachedImage(map[string]string{relations.PeerKeyImage: tc.bag}, tc.kind, tc.container)
+		assert.Equal(t, tc.trusted, ok, "%q in %s %s", tc.bag, tc.kind, tc.container)
+		if ok {
+			assert.Equal(t, tc.bag, got.Encode())
+		}
+	}
+}

@@ -305,24 +305,14 @@ func (w *modelWorld) observe(u *modelUnit, h modelHook) (decide.Snapshot, error)
 // or nothing valid is cached; then the probe reports the image the
 // container runs now, and the report is to be cached.
 func observeImage(u *modelUnit, h modelHook, s *decide.Snapshot) {
-	cached, ok := workload.ParseImageReport(s.Peer.Own[relations.PeerKeyImage])
-	ok = ok && (cached.SynapseVersion != "" || cached.Lacks("synapse") || cached.Lacks("python3"))
-	switch h.Kind {
-	case "pebble-ready":
-		ok = ok && h.Container == workload.NginxContainer
-	case "upgrade-charm", "install", "start":
-		ok = false
-	}
-	if ok {
-		s.Image.Report, s.Image.SynapseVersion = cached, cached.SynapseVersion
-		s.Image.NoSynapseUser = cached.Lacks(workload.SynapseUserNeed)
+	if cached, ok := decide.CachedImage(s.Peer.Own, h.Kind, h.Container); ok {
+		s.Image.UseReport(cached)
 		return
 	}
 	r := u.image
 	r.Missing = slices.Clone(r.Missing)
 	s.Image.VersionAsked = true
-	s.Image.Report, s.Image.SynapseVersion = r, r.SynapseVersion
-	s.Image.NoSynapseUser = r.Lacks(workload.SynapseUserNeed)
+	s.Image.UseReport(r)
 	s.Image.Probed = true
 }
 
