@@ -22,6 +22,16 @@ import (
 // FileName is the state file's name in the charm directory.
 const FileName = ".synapse-charm-state.json"
 
+// Path is the state file of the charm directory charmDir, "" (remember
+// nothing) without one. The charm directory lives and dies with the pod,
+// as the memory must (ops keeps .unit-state.db there).
+func Path(charmDir string) string {
+	if charmDir == "" {
+		return ""
+	}
+	return filepath.Join(charmDir, FileName)
+}
+
 // MaxAge bounds how long an entry is trusted without asking again.
 const MaxAge = time.Hour
 

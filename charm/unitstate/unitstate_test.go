@@ -89,3 +89,12 @@ func TestSaveOnlyWhenChanged(t *testing.T) {
 		t.Fatal("forgetting twice fails:", err)
 	}
 }
+
+func TestPathIsInTheCharmDirectory(t *testing.T) {
+	if got := Path("/var/lib/juju/agents/unit-synapse-0/charm"); got != "/var/lib/juju/agents/unit-synapse-0/charm/"+FileName {
+		t.Errorf("Path: %q", got)
+	}
+	if got := Path(""); got != "" {
+		t.Errorf("without a charm directory nothing is remembered, got %q", got)
+	}
+}

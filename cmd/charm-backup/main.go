@@ -35,10 +35,6 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	stateFile := ""
-	if ev.CharmDir != "" {
-		stateFile = filepath.Join(ev.CharmDir, unitstate.FileName)
-	}
 	// dispatch, beside this program, is the exporter the observed unit
 	// runs: the same Exporter dispatch passes keeps the snapshot the same.
 	exporter := ""
@@ -50,7 +46,7 @@ func main() {
 		Event:     ev,
 		Log:       os.Stderr,
 		Exporter:  exporter,
-		StateFile: stateFile,
+		StateFile: unitstate.Path(ev.CharmDir),
 		Backups:   backupcrypt.OpenPGP{},
 	})
 	if err != nil {

@@ -56,18 +56,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	// What the unit remembers between hooks lives in the charm directory,
-	// which lives and dies with the pod (ops keeps .unit-state.db there).
-	stateFile := ""
-	if ev.CharmDir != "" {
-		stateFile = filepath.Join(ev.CharmDir, unitstate.FileName)
-	}
 	err = charm.Run(ctx, charm.Options{
 		Tools:     juju.New(juju.ExecRunner{}),
 		Event:     ev,
 		Log:       os.Stderr,
 		Exporter:  self,
-		StateFile: stateFile,
+		StateFile: unitstate.Path(ev.CharmDir),
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "synapse charm: %s: %v\n", ev.Name, err)
