@@ -52,7 +52,7 @@ func (c *charm) observe(ctx context.Context, workloadFacts bool) (*decide.Snapsh
 		c.forgetAppBags()
 	}
 	if ev.Kind() == "relation-broken" {
-		c.forgetBags(ev.RelationID)
+		c.forgetRelation(ev.RelationID)
 	}
 	if workloadFacts && leaving(ev) {
 		// A unit on its way out decides nothing but its status, and Juju

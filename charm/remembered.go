@@ -61,11 +61,7 @@ func (c *charm) relationUnits(ctx context.Context, id string) ([]string, error) 
 	if c.state.Members == nil {
 		c.state.Members = map[string][]string{}
 	}
-	if c.ev.Kind() == "relation-broken" && c.ev.RelationID == id {
-		delete(c.state.Members, id)
-	} else {
-		c.state.Members[id] = slices.Clone(units)
-	}
+	c.state.Members[id] = slices.Clone(units)
 	return units, nil
 }
 
@@ -118,10 +114,13 @@ func (c *charm) forgetAppBags() {
 	}
 }
 
-// forgetBags drops what is remembered of a relation's bags.
-func (c *charm) forgetBags(id string) {
+// forgetRelation drops everything remembered of a relation that is
+// going away (its relation-broken): no later hook asks for it.
+func (c *charm) forgetRelation(id string) {
 	delete(c.state.Bags, id+"/unit")
 	delete(c.state.Bags, id+"/app")
+	delete(c.state.Members, id)
+	delete(c.state.RemoteApps, id)
 }
 
 // rememberWritten applies a successful relation-set to a remembered bag
