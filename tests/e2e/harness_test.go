@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -51,10 +50,8 @@ func run(m *testing.M) int {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	archive := filepath.Join(dir, "synapse.charm")
-	build := exec.Command("go", "run", "./cmd/pack-charm", "-o", archive)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Printf("build the charm: %v\n%s", err, out)
+	if err := sim.PackCharm(context.Background(), root, archive); err != nil {
+		fmt.Printf("build the charm: %v\n", err)
 		return 1
 	}
 	charmRoot = filepath.Join(dir, "charm")

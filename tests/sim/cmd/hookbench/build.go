@@ -19,16 +19,6 @@ func goBuild(ctx context.Context, root, pkg, out string) error {
 	return nil
 }
 
-// packCharm builds synapse.charm as an operator gets it (cmd/pack-charm).
-func packCharm(ctx context.Context, root, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/pack-charm", "-o", out)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("pack the charm: %w: %s", err, b)
-	}
-	return nil
-}
-
 func copyFile(src, dst string, mode os.FileMode) error {
 	data, err := os.ReadFile(src)
 	if err != nil {

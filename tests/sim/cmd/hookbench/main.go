@@ -251,7 +251,7 @@ func charmArchive(ctx context.Context, root, scratch, spec string) (string, erro
 		}
 	}
 	archive := filepath.Join(scratch, "synapse.charm")
-	return archive, packCharm(ctx, src, archive)
+	return archive, sim.PackCharm(ctx, src, archive)
 }
 
 // measure deploys the charm archive and measures it (dir: a new directory).

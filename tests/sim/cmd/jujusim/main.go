@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -97,10 +96,8 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 // and unpacks it into dir/charm as Juju does; it returns that directory.
 func packCharm(ctx context.Context, root, dir string) (string, error) {
 	archive := filepath.Join(dir, "synapse.charm")
-	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/pack-charm", "-o", archive)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("pack the charm: %w: %s", err, b)
+	if err := sim.PackCharm(ctx, root, archive); err != nil {
+		return "", err
 	}
 	unpacked := filepath.Join(dir, "charm")
 	if err := charmarchive.Unpack(archive, unpacked); err != nil {

@@ -1,8 +1,11 @@
 package sim
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -23,4 +26,15 @@ func ModuleRoot() (string, error) {
 			return "", errors.New("not inside the github.com/synapse-charm/synapse-k8s-go module: run this from the charm's checkout")
 		}
 	}
+}
+
+// PackCharm builds synapse.charm from the charm's source at root into out,
+// as an operator gets it (cmd/pack-charm).
+func PackCharm(ctx context.Context, root, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/pack-charm", "-o", out)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pack the charm: %w: %s", err, b)
+	}
+	return nil
 }
